@@ -1,0 +1,327 @@
+"""Autograde a folder of submissions with real nbgrader, one notebook at a time, N at once.
+
+Data flow: validate every expected notebook → give each valid one a private nbgrader course folder
+and gradebook copy → ``nbgrader autograde`` it (in parallel) → read its scores and the messages of
+its test cells → write grades.csv, results.json, feedback HTML and the central gradebook.
+A broken submission only ever changes its own rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from grader.course import Assignment, Notebook, load_course
+from grader.feedback import write_feedback
+from grader.gradebook import read_scores, record_results
+from grader.nbgrader_runner import run_nbgrader, sqlite_url
+from grader.release import generate_assignments
+from grader.results import CellResult, write_grades_csv, write_results_json
+from grader.submissions import StrayFolder, SubmittedNotebook, find_submissions
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+FAILED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
+# nbgrader interrupts a cell that outlives Execute.timeout; only the grader sends that interrupt.
+TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt"}
+
+
+@dataclass(frozen=True)
+class AutogradeOptions:
+    """How to grade: parallelism, time limits and where grades go."""
+
+    jobs: int = 1
+    cell_timeout: int = 60
+    notebook_timeout: int = 600
+    db_url: str | None = None  # default: sqlite gradebook.db in the output folder
+    keep_work: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class AutogradeReport:
+    results: list[CellResult]
+    seconds: float
+    notebooks_graded: int
+
+
+def autograde(
+    submitted: Path,
+    out: Path,
+    options: AutogradeOptions = AutogradeOptions(),
+    assignments: list[Assignment] | None = None,
+) -> AutogradeReport:
+    """Grade every ``<student>/<assignment>/<notebook>.ipynb`` under ``submitted`` into ``out``.
+
+    Writes ``out/grades.csv``, ``out/results.json``, ``out/feedback/<student>/…html``,
+    ``out/autograded/`` (instructor copies) and the gradebook. Returns the results in the order of
+    grades.csv.
+    """
+    started = time.monotonic()
+    assignments = assignments if assignments is not None else load_course()
+    out.mkdir(parents=True, exist_ok=True)
+    db_url = options.db_url or sqlite_url(out / "gradebook.db")
+    notebooks, strays = find_submissions(submitted, assignments)
+    work = Path(tempfile.mkdtemp(prefix="grader-autograde-"))
+    try:
+        template_db = work / "template" / "gradebook.db"
+        template_db.parent.mkdir(parents=True)
+        generate_assignments(assignments, work / "template", sqlite_url(template_db))
+        _prepare_central_gradebook(db_url, template_db, assignments, work)
+        by_name = {(a.name, nb.name): nb for a in assignments for nb in a.notebooks}
+        gradable = [n for n in notebooks if n.status == "ok"]
+        graded = _grade_all(
+            gradable, by_name, template_db, work / "jobs", out / "autograded", options
+        )
+        results: list[CellResult] = []
+        for submission in notebooks:
+            definition = by_name[(submission.assignment, submission.notebook)]
+            if submission.status == "ok":
+                results += graded[_key(submission)]
+            else:
+                results += _zero_results(submission, definition, submission.status)
+        results += [_stray_result(stray) for stray in strays]
+        results.sort(key=_row_order(assignments))
+        write_grades_csv(results, out / "grades.csv")
+        write_results_json(results, out / "results.json")
+        write_feedback(results, notebooks, by_name, out / "autograded", out / "feedback")
+        record_results(db_url, results, notebooks)
+    finally:
+        if not options.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    return AutogradeReport(results, time.monotonic() - started, len(gradable))
+
+
+def _grade_all(
+    gradable: list[SubmittedNotebook],
+    by_name: dict[tuple[str, str], Notebook],
+    template_db: Path,
+    jobs_dir: Path,
+    autograded_dir: Path,
+    options: AutogradeOptions,
+) -> dict[tuple[str, str, str], list[CellResult]]:
+    """Grade the valid notebooks, ``options.jobs`` at a time; results keyed by submission."""
+    jobs = max(1, options.jobs)
+    # Share the cores between simultaneous kernels instead of oversubscribing them.
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    graded: dict[tuple[str, str, str], list[CellResult]] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {
+            pool.submit(
+                grade_notebook,
+                submission,
+                by_name[(submission.assignment, submission.notebook)],
+                template_db,
+                jobs_dir / f"{index:05d}",
+                autograded_dir,
+                options,
+                env,
+            ): submission
+            for index, submission in enumerate(gradable)
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            submission = futures[future]
+            results = future.result()
+            graded[_key(submission)] = results
+            if not options.quiet:
+                _print_progress(done, len(futures), submission, results)
+    return graded
+
+
+def grade_notebook(
+    submission: SubmittedNotebook,
+    definition: Notebook,
+    template_db: Path,
+    job_dir: Path,
+    autograded_dir: Path,
+    options: AutogradeOptions,
+    env: dict[str, str] | None = None,
+) -> list[CellResult]:
+    """Autograde one valid notebook in a private nbgrader course folder: one result per cell."""
+    course_root = job_dir / "course"
+    (course_root / "source" / submission.assignment).mkdir(parents=True)
+    submitted_dir = course_root / "submitted" / submission.student_id / submission.assignment
+    submitted_dir.mkdir(parents=True)
+    shutil.copyfile(submission.path, submitted_dir / f"{submission.notebook}.ipynb")
+    database = job_dir / "gradebook.db"
+    shutil.copyfile(template_db, database)
+    run = run_nbgrader(
+        "autograde",
+        [submission.assignment, "--student", submission.student_id, "--force"],
+        course_root=course_root,
+        db_url=sqlite_url(database),
+        timeout=options.notebook_timeout,
+        settings={"Execute.timeout": str(options.cell_timeout)},
+        env=env,
+    )
+    (job_dir / "nbgrader.log").write_text(run.log, encoding="utf-8")
+    relative = Path(submission.student_id, submission.assignment, f"{submission.notebook}.ipynb")
+    autograded = course_root / "autograded" / relative
+    if run.timed_out:
+        return _zero_results(
+            submission,
+            definition,
+            "timeout",
+            f"The notebook did not finish within {options.notebook_timeout} s; "
+            "look for an endless loop or a very slow cell.",
+        )
+    if not autograded.exists():
+        crashed = "DeadKernelError" in run.log or "Kernel died" in run.log
+        return _zero_results(
+            submission,
+            definition,
+            "kernel_crashed" if crashed else "grader_error",
+            "The Python kernel died while running your notebook (a crash, os._exit or running "
+            "out of memory)."
+            if crashed
+            else "nbgrader could not grade this notebook; the instructor has the log.",
+        )
+    (autograded_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(autograded, autograded_dir / relative)
+    scores = read_scores(
+        sqlite_url(database), submission.student_id, submission.assignment, submission.notebook
+    )
+    messages = _cell_errors(autograded)
+    return [
+        _cell_result(submission, cell.grade_id, cell.points, cell.autograded, scores, messages)
+        for cell in definition.graded_cells
+    ]
+
+
+def _cell_result(
+    submission: SubmittedNotebook,
+    grade_id: str,
+    points: float,
+    autograded: bool,
+    scores: dict[str, float | None],
+    errors: dict[str, tuple[str, str] | None],
+) -> CellResult:
+    def result(score: float, status: str, message: str = "") -> CellResult:
+        return CellResult(
+            submission.student_id,
+            submission.assignment,
+            submission.notebook,
+            grade_id,
+            score,
+            points,
+            status,
+            message,
+        )
+
+    if grade_id not in errors:
+        return result(0.0, "missing_cell", "This graded cell is missing from the notebook.")
+    score = scores.get(grade_id)
+    if not autograded:
+        return result(score or 0.0, "needs_manual_grade", "Graded by the instructor.")
+    error = errors[grade_id]
+    if score is not None and score >= points:
+        return result(float(score), "passed")
+    if error is None:
+        return result(float(score or 0.0), "failed", "The test cell did not award full points.")
+    ename, evalue = error
+    if ename in TIMEOUT_ERRORS:
+        return result(0.0, "timeout", "This cell ran out of time (an endless loop?).")
+    status = "failed" if ename in FAILED_CHECK_ERRORS else "error"
+    message = f"{ename}: {evalue}" if evalue else f"{ename} (no message)"
+    return result(float(score or 0.0), status, message)
+
+
+def _cell_errors(path: Path) -> dict[str, tuple[str, str] | None]:
+    """For each graded cell of an autograded notebook: its first error as (name, value), or None."""
+    notebook = nbformat.read(path, as_version=4)
+    errors: dict[str, tuple[str, str] | None] = {}
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if not grade_id:
+            continue
+        errors[grade_id] = None
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                errors[grade_id] = (
+                    ANSI_ESCAPE.sub("", output.get("ename", "")),
+                    ANSI_ESCAPE.sub("", output.get("evalue", "")),
+                )
+                break
+    return errors
+
+
+def _zero_results(
+    submission: SubmittedNotebook, definition: Notebook, status: str, message: str = ""
+) -> list[CellResult]:
+    return [
+        CellResult(
+            submission.student_id,
+            submission.assignment,
+            submission.notebook,
+            cell.grade_id,
+            0.0,
+            cell.points,
+            status,
+            message or submission.detail,
+        )
+        for cell in definition.graded_cells
+    ]
+
+
+def _stray_result(stray: StrayFolder) -> CellResult:
+    return CellResult(
+        stray.student_id, stray.assignment, "", "", 0.0, 0.0, stray.status, stray.detail
+    )
+
+
+def _prepare_central_gradebook(
+    db_url: str, template_db: Path, assignments: list[Assignment], work: Path
+) -> None:
+    """Make sure the instructors' gradebook knows every assignment before results are recorded."""
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template_db, path)
+            return
+    generate_assignments(assignments, work / "central", db_url)
+
+
+def _key(submission: SubmittedNotebook) -> tuple[str, str, str]:
+    return (submission.student_id, submission.assignment, submission.notebook)
+
+
+def _row_order(assignments: list[Assignment]) -> Callable[[CellResult], tuple]:
+    """Sort rows by student, assignment, notebook, then the cell's position in its notebook."""
+    position = {
+        (a.name, nb.name, cell.grade_id): index
+        for a in assignments
+        for nb in a.notebooks
+        for index, cell in enumerate(nb.graded_cells)
+    }
+    return lambda r: (
+        r.student_id,
+        r.assignment,
+        r.notebook,
+        position.get((r.assignment, r.notebook, r.grade_id), -1),
+    )
+
+
+def _print_progress(
+    done: int, total: int, submission: SubmittedNotebook, results: list[CellResult]
+) -> None:
+    score = sum(r.score for r in results)
+    maximum = sum(r.max_score for r in results)
+    statuses = sorted({r.status for r in results} - {"passed"})
+    note = f" ({', '.join(statuses)})" if statuses else ""
+    print(
+        f"[{done}/{total}] {submission.student_id} {submission.assignment}/{submission.notebook}: "
+        f"{score:g}/{maximum:g}{note}",
+        file=sys.stderr,
+        flush=True,
+    )

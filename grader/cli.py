@@ -1,0 +1,109 @@
+"""The ``python -m grader`` command line: release, check, autograde."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from grader.paths import EXERCISES_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one subcommand; return the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader", description="The GRU course's instructor toolkit around nbgrader."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    release = commands.add_parser("release", help="regenerate exercises/ from solutions/")
+    release.add_argument("--to", type=Path, default=EXERCISES_DIR, help="release folder")
+    release.set_defaults(run=_release)
+
+    check = commands.add_parser("check", help="prove the course consistent")
+    check.add_argument("--jobs", type=int, default=_default_jobs())
+    check.set_defaults(run=_check)
+
+    grade = commands.add_parser(
+        "autograde", help="grade SUBMITTED/<student_id>/<assignment>/<notebook>.ipynb"
+    )
+    grade.add_argument("submitted", type=Path, metavar="SUBMITTED")
+    grade.add_argument("--out", type=Path, required=True, metavar="OUT")
+    grade.add_argument("--jobs", type=int, default=_default_jobs(), help="notebooks at once")
+    grade.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell")
+    grade.add_argument("--notebook-timeout", type=int, default=600, help="seconds per notebook")
+    grade.add_argument(
+        "--db", default=None, help="gradebook URL (default: sqlite OUT/gradebook.db)"
+    )
+    grade.add_argument("--keep-work", action="store_true", help="keep nbgrader's work folders")
+    grade.add_argument("--quiet", action="store_true", help="no progress lines")
+    grade.set_defaults(run=_autograde)
+    return parser
+
+
+def _default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.release import ReleaseError, release
+
+    try:
+        written = release(args.to)
+    except ReleaseError as error:
+        print(f"release failed: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"released {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from grader.check import check
+
+    report = check(jobs=args.jobs)
+    for line in report.lines:
+        print(line)
+    if report.ok:
+        print("course is consistent")
+        return 0
+    print(f"{len(report.problems)} problem(s):", file=sys.stderr)
+    for problem in report.problems:
+        print(f"- {problem}", file=sys.stderr)
+    return 1
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from grader.autograde import AutogradeOptions, autograde
+    from grader.release import ReleaseError
+
+    if not args.submitted.is_dir():
+        print(f"autograde: {args.submitted} is not a folder", file=sys.stderr)
+        return 2
+    options = AutogradeOptions(
+        jobs=args.jobs,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        db_url=args.db,
+        keep_work=args.keep_work,
+        quiet=args.quiet,
+    )
+    try:
+        report = autograde(args.submitted, args.out, options)
+    except ReleaseError as error:
+        print(f"autograde: the course itself does not generate: {error}", file=sys.stderr)
+        return 1
+    students = {r.student_id for r in report.results}
+    score = sum(r.score for r in report.results)
+    print(
+        f"graded {report.notebooks_graded} notebooks of {len(students)} students in "
+        f"{report.seconds:.1f} s; {score:g} points awarded; wrote {args.out / 'grades.csv'}"
+    )
+    return 0

@@ -1,0 +1,67 @@
+"""What grading produces: a result per student × graded cell, and how grades.csv is written."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# The grades.csv interface instructors and scripts rely on: keep it stable.
+CSV_COLUMNS = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status")
+
+# Every status a row can carry, with its meaning (also documented in the README).
+STATUSES = {
+    "passed": "the test cell ran without error: full points",
+    "failed": "a check in the test cell failed (wrong answer)",
+    "error": "the test cell raised an error other than a failed check",
+    "timeout": "a cell or the whole notebook ran out of time",
+    "kernel_crashed": "the kernel died while running the notebook",
+    "missing_notebook": "the notebook was not submitted",
+    "invalid_notebook": "the file is not a readable Jupyter notebook",
+    "missing_cell": "the graded cell was deleted from the notebook",
+    "needs_manual_grade": "a manually graded answer, scored by the instructor",
+    "unknown_assignment": "a folder that names no assignment of the course",
+    "invalid_student_id": "a student folder whose name cannot be a student id",
+    "not_a_folder": "a file where a student folder was expected",
+    "grader_error": "nbgrader failed for a reason of its own; see the log",
+}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """The grade of one graded cell for one student, with a plain-words message for feedback."""
+
+    student_id: str
+    assignment: str
+    notebook: str
+    grade_id: str
+    score: float
+    max_score: float
+    status: str
+    message: str = ""
+
+    def csv_row(self) -> dict[str, str]:
+        return {
+            "student_id": self.student_id,
+            "assignment": self.assignment,
+            "notebook": self.notebook,
+            "grade_id": self.grade_id,
+            "score": f"{self.score:g}",
+            "max_score": f"{self.max_score:g}",
+            "status": self.status,
+        }
+
+
+def write_grades_csv(results: list[CellResult], path: Path) -> None:
+    """Write ``grades.csv``: one row per student × graded cell, in a stable order."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for result in results:
+            writer.writerow(result.csv_row())
+
+
+def write_results_json(results: list[CellResult], path: Path) -> None:
+    """Write every result with its message, for tools that want more than grades.csv."""
+    path.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n", encoding="utf-8")

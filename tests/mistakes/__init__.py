@@ -1,0 +1,1 @@
+"""Catalogues of realistic wrong implementations, one module per assignment (see catalogue.py)."""

@@ -1,0 +1,89 @@
+"""The real Jupyter Book build, with warnings as errors, and what a reader gets from it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from tests.conftest import REPO, grader_env
+
+pytestmark = pytest.mark.slow
+
+HTML = REPO / "_build" / "html"
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return pages
+
+
+@pytest.fixture(scope="module")
+def built():
+    """Build exactly as `make book` does (the execution cache makes an unchanged rebuild quick)."""
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run(
+        [str(jupyter_book), "build", ".", "--warningiserror", "--keep-going"],
+        cwd=REPO,
+        env=grader_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done
+
+
+def test_every_page_is_built(built):
+    for page in toc_pages():
+        assert (HTML / f"{page}.html").is_file(), page
+
+
+def test_no_page_shows_an_error_or_raw_math(built):
+    for page in toc_pages():
+        text = (HTML / f"{page}.html").read_text()
+        assert "Traceback" not in text and "output_error" not in text, page
+        assert "\\begin{" not in re.sub(
+            r'<div class="math[^"]*"[^>]*>.*?</div>', "", text, flags=re.S
+        )
+
+
+def test_chapter_one_has_computed_figures_math_citations_and_downloads(built):
+    page = HTML / "book" / "01_rnn_vanishing_gradients.html"
+    text = page.read_text()
+    images = re.findall(r"<img [^>]*>", text)
+    assert images, "Chapter 1 shows no figure"
+    for tag in images:
+        src = re.search(r'src="([^"]+)"', tag).group(1)
+        assert not src.startswith("http"), f"remote image {src}"
+        image = (page.parent / src).resolve()
+        assert image.is_file() and image.stat().st_size > 5000, src
+        assert re.search(r'alt="[^"]{10,}"', tag), f"image without alt text: {tag[:120]}"
+    assert 'class="math' in text, "no typeset math"
+    assert "bibliography.html#" in text, "no resolved citation"
+    downloads = re.findall(r'href="([^"]*_downloads/[^"]+\.ipynb)"', text)
+    names = sorted(Path(d).name for d in downloads)
+    assert {"rnn_numpy.ipynb", "rnn_torch.ipynb"} <= set(names)
+    for href in downloads:
+        served = (page.parent / href).resolve()
+        nb = nbformat.read(served, as_version=4)
+        nbformat.validate(nb)
+        released = REPO / "exercises" / "ex1_rnn" / served.name
+        assert json.loads(served.read_text()) == json.loads(released.read_text()), (
+            f"{href} is not the released notebook"
+        )
+
+
+def test_bibliography_lists_the_cited_papers(built):
+    text = (HTML / "book" / "bibliography.html").read_text()
+    for author in ("Bengio", "Pascanu", "Hochreiter"):
+        assert author in text

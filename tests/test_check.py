@@ -1,0 +1,59 @@
+"""``grader check`` passes on the real course and fails, with a clear message, when it should."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from grader.check import check, source_problems
+from grader.release import release
+from tests.conftest import run_grader
+from tests.tiny_course import write_tiny_course
+
+
+@pytest.mark.slow
+def test_real_course_is_consistent():
+    done = run_grader("check", "--jobs", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "course is consistent" in done.stdout
+
+
+@pytest.mark.slow
+def test_check_catches_stale_release_and_a_wrong_solution(tmp_path):
+    # (The passing case is test_real_course_is_consistent.) A solution that loses points and a
+    # hand-edited released notebook are both reported.
+    write_tiny_course(tmp_path)
+    release(tmp_path / "exercises", tmp_path / "solutions")
+    write_tiny_course(tmp_path, body="return a - b")
+    released = tmp_path / "exercises" / "tiny" / "add.ipynb"
+    released.write_text(released.read_text().replace("Add two numbers", "Add 2 numbers"))
+    report = check(tmp_path / "solutions", tmp_path / "exercises")
+    text = "\n".join(report.problems)
+    assert "solution notebook loses points in tiny/add test_add" in text
+    assert "exercises/ is out of date" in text and "differs" in text
+
+
+def test_source_rules(tmp_path):
+    path = write_tiny_course(tmp_path)
+    assert source_problems(path) == []
+    notebook = json.loads(path.read_text())
+    notebook["cells"][3]["metadata"]["nbgrader"]["points"] = 0
+    notebook["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x"}]
+    path.write_text(json.dumps(notebook))
+    problems = "\n".join(source_problems(path))
+    assert "graded but has no points" in problems
+    assert "stores outputs" in problems
+
+
+@pytest.mark.slow
+def test_release_leaks_no_solution_or_hidden_test(tmp_path):
+    write_tiny_course(tmp_path)
+    (tmp_path / "exercises" / "gone").mkdir(parents=True)
+    release(tmp_path / "exercises", tmp_path / "solutions")
+    text = (tmp_path / "exercises" / "tiny" / "add.ipynb").read_text()
+    assert "raise NotImplementedError()" in text
+    assert "return a + b" not in text and "HIDDEN" not in text and "20, 22" not in text
+    assert not (tmp_path / "exercises" / "gone").exists(), "release keeps a stale folder"
+    shutil.rmtree(tmp_path / "exercises")
