@@ -118,7 +118,7 @@ def _grade_all(
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(
-                grade_notebook,
+                _timed(grade_notebook),
                 submission,
                 by_name[(submission.assignment, submission.notebook)],
                 template_db,
@@ -131,10 +131,10 @@ def _grade_all(
         }
         for done, future in enumerate(as_completed(futures), start=1):
             submission = futures[future]
-            results = future.result()
+            results, seconds = future.result()
             graded[_key(submission)] = results
             if not options.quiet:
-                _print_progress(done, len(futures), submission, results)
+                _print_progress(done, len(futures), submission, results, seconds)
     return graded
 
 
@@ -312,8 +312,20 @@ def _row_order(assignments: list[Assignment]) -> Callable[[CellResult], tuple]:
     )
 
 
+def _timed(function: Callable[..., list[CellResult]]) -> Callable[..., tuple[list, float]]:
+    def run(*args, **kwargs) -> tuple[list[CellResult], float]:
+        started = time.monotonic()
+        return function(*args, **kwargs), time.monotonic() - started
+
+    return run
+
+
 def _print_progress(
-    done: int, total: int, submission: SubmittedNotebook, results: list[CellResult]
+    done: int,
+    total: int,
+    submission: SubmittedNotebook,
+    results: list[CellResult],
+    seconds: float,
 ) -> None:
     score = sum(r.score for r in results)
     maximum = sum(r.max_score for r in results)
@@ -321,7 +333,7 @@ def _print_progress(
     note = f" ({', '.join(statuses)})" if statuses else ""
     print(
         f"[{done}/{total}] {submission.student_id} {submission.assignment}/{submission.notebook}: "
-        f"{score:g}/{maximum:g}{note}",
+        f"{score:g}/{maximum:g}{note} in {seconds:.1f} s",
         file=sys.stderr,
         flush=True,
     )

@@ -25,7 +25,6 @@ def tool_env(**extra: str) -> dict[str, str]:
     """
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(venv_bin()), env.get("PATH", "")])
-    env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONHASHSEED"] = "0"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     env.update(extra)

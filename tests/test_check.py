@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from grader.check import check, source_problems
 from grader.release import release
-from tests.conftest import run_grader
+from tests.conftest import REPO, grader_env, run_grader
 from tests.tiny_course import write_tiny_course
 
 
@@ -57,3 +60,23 @@ def test_release_leaks_no_solution_or_hidden_test(tmp_path):
     assert "return a + b" not in text and "HIDDEN" not in text and "20, 22" not in text
     assert not (tmp_path / "exercises" / "gone").exists(), "release keeps a stale folder"
     shutil.rmtree(tmp_path / "exercises")
+
+
+@pytest.mark.slow
+def test_plain_nbgrader_from_the_root_uses_the_course_layout(tmp_path):
+    """`nbgrader generate_assignment` with the root's config releases into exercises/."""
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    shutil.copytree(REPO / "solutions", tmp_path / "solutions")
+    done = subprocess.run(
+        [Path(sys.executable).parent / "nbgrader", "generate_assignment", "ex1_rnn", "--force"],
+        cwd=tmp_path,
+        env=grader_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for released in (REPO / "exercises" / "ex1_rnn").glob("*.ipynb"):
+        produced = tmp_path / "exercises" / "ex1_rnn" / released.name
+        assert produced.read_bytes() == released.read_bytes(), released.name
+    assert (tmp_path / "gradebook.db").exists()
