@@ -1,10 +1,26 @@
 """Helpers that the exercises' test cells call, so that a failing test explains itself.
 
-Import in a notebook with ``from course_checks import check_close, call, rel_error``.
+Import in a notebook with ``from course_checks import check_close, call, rel_error``. Modules:
+
+- ``compare``: comparisons whose failures say which quantity is wrong and the likely mistake;
+- ``references``: reference values computed by PyTorch's own modules, in the course's layout;
+- ``wrong_answers``: what known wrong implementations produce, so that feedback can name them;
+- ``rnn_checks``: composite checks of the vanilla-RNN exercise;
+- ``guards``: hidden-test guards against calling the built-in modules.
 """
 
-from .compare import CheckFailure, as_numpy, call, check_close, check_true, rel_error
-from .guards import RNN_BUILTINS, forbid_calls
+from .compare import (
+    CheckFailure,
+    as_numpy,
+    call,
+    check_close,
+    check_gradient,
+    check_true,
+    expect_keys,
+    expect_tuple,
+    rel_error,
+)
+from .guards import RNN_BUILTINS, check_no_builtin_rnn_modules, forbid_calls, no_builtin_rnn
 
 __all__ = [
     "RNN_BUILTINS",
@@ -12,7 +28,12 @@ __all__ = [
     "as_numpy",
     "call",
     "check_close",
+    "check_gradient",
+    "check_no_builtin_rnn_modules",
     "check_true",
+    "expect_keys",
+    "expect_tuple",
     "forbid_calls",
+    "no_builtin_rnn",
     "rel_error",
 ]

@@ -1,14 +1,15 @@
 """Comparisons that explain themselves: which quantity, expected vs. got, and the likely mistake.
 
 Test cells in the exercises call these instead of bare ``assert``. A failure raises
-:class:`CheckFailure` (an ``AssertionError``, so nbgrader counts it as a failed test) whose message is
-written for a student: it names the quantity, shows expected and actual shapes and values, and, when
-the wrong answer matches a known mistake, says which one.
+:class:`CheckFailure` (an ``AssertionError``, so nbgrader counts it as a failed test) whose
+message is written for a student: it names the quantity, shows expected and actual shapes and
+values, and, when the wrong answer matches a known mistake, says which one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ def as_numpy(value: Any) -> Any:
 
 
 def rel_error(a: Any, b: Any) -> float:
-    """The course's relative error: ``max |a − b| / max(1e-8, |a| + |b|)``, element-wise (CS231n)."""
+    """The course's relative error, ``max |a − b| / max(1e-8, |a| + |b|)`` element-wise (CS231n)."""
     a = np.asarray(as_numpy(a), dtype=np.float64)
     b = np.asarray(as_numpy(b), dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
@@ -62,7 +63,7 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except CheckFailure:
         raise
     except Exception as error:
-        shapes = ", ".join(_describe_argument(a) for a in args)
+        shapes = ", ".join(_describe_argument(a) for a in args) or "no arguments"
         raise CheckFailure(
             f"{name} raised {type(error).__name__}: {error}\n"
             f"  It was called with: {shapes}.\n"
@@ -75,6 +76,56 @@ def check_true(condition: bool, message: str) -> None:
     __tracebackhide__ = True
     if not condition:
         raise CheckFailure(message)
+
+
+def expect_keys(value: Any, keys: Sequence[str], what: str) -> Mapping[str, Any]:
+    """Check that ``value`` is a dict holding every one of ``keys``, and return it.
+
+    Args:
+        value: what the student's function returned.
+        keys: the names the dict must hold, e.g. ``("dx", "dh0", "dW_x", "dW_h", "db")``.
+        what: the function in words, e.g. ``"rnn_backward"``.
+    """
+    __tracebackhide__ = True
+    if value is None:
+        raise CheckFailure(f"{what} returned None. Did you forget the `return` statement?")
+    if not isinstance(value, Mapping):
+        raise CheckFailure(
+            f"{what} must return a dict with the keys {', '.join(keys)}; "
+            f"it returned a {type(value).__name__}."
+        )
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise CheckFailure(
+            f"{what} returned a dict without the key(s) {', '.join(missing)}. "
+            f"Its keys are {', '.join(map(str, value)) or 'none'}; expected {', '.join(keys)} "
+            f"(spelled exactly so)."
+        )
+    return value
+
+
+def expect_tuple(value: Any, names: Sequence[str], what: str) -> tuple[Any, ...]:
+    """Check that ``value`` is a tuple (or list) of ``len(names)`` items, and return it as a tuple.
+
+    Args:
+        value: what the student's function returned.
+        names: the items in words, e.g. ``("hs", "h_T")``, used in the message.
+        what: the function in words, e.g. ``"RNNFromScratch.forward"``.
+    """
+    __tracebackhide__ = True
+    wanted = f"({', '.join(names)})"
+    if value is None:
+        raise CheckFailure(f"{what} returned None; it must return {wanted}.")
+    if not isinstance(value, tuple | list):
+        raise CheckFailure(
+            f"{what} must return a tuple {wanted}; it returned a single "
+            f"{type(value).__name__}{_shape_text(value)}."
+        )
+    if len(value) != len(names):
+        raise CheckFailure(
+            f"{what} must return {len(names)} items {wanted}; it returned {len(value)}."
+        )
+    return tuple(value)
 
 
 def check_close(
@@ -107,6 +158,80 @@ def check_close(
         raise CheckFailure(problem)
 
 
+def check_gradient(
+    name: str,
+    analytic: Any,
+    numeric: Any,
+    *,
+    threshold: float = 1e-7,
+    analytic_mistakes: Mapping[str, Any] | None = None,
+    numeric_mistakes: Mapping[str, Any] | None = None,
+) -> float:
+    """Gradient check: print ``rel_error(analytic, numeric)``; fail unless it is below threshold.
+
+    When the two disagree, the message says which side reproduces a known mistake: the analytic
+    gradient (the student's backward pass) or the numerical one (their finite differences).
+
+    Args:
+        name: the gradient in words, e.g. ``"dW_h"``.
+        analytic: the backward pass's gradient.
+        numeric: the finite-difference gradient of the same loss.
+        threshold: the largest relative error accepted (the course uses 1e-7 in float64).
+        analytic_mistakes: known wrong backward passes: description → the gradient each produces.
+        numeric_mistakes: known wrong finite differences: description → the gradient each produces.
+
+    Returns:
+        The relative error, so that a notebook can collect and show all of them.
+    """
+    __tracebackhide__ = True
+    if analytic is None or numeric is None:
+        side = "rnn_backward's" if analytic is None else "numerical_gradient's"
+        raise CheckFailure(f"Gradient check for {name}: {side} value is None.")
+    a = np.asarray(as_numpy(analytic))
+    n = np.asarray(as_numpy(numeric))
+    explanations = _gradient_suspects(a, n, analytic_mistakes or {}, numeric_mistakes or {})
+    if a.shape != n.shape:
+        raise CheckFailure(
+            f"Gradient check for {name}: the analytic gradient has shape {a.shape} but the "
+            f"numerical gradient has shape {n.shape} (the shape of the array it differentiates)."
+            + explanations
+        )
+    error = rel_error(a, n)
+    print(f"{name}: relative error {error:.1e}")
+    if not error < threshold:  # `not <` so that NaN fails too
+        raise CheckFailure(
+            f"Gradient check for {name} failed: relative error {error:.2e} between your analytic "
+            f"gradient and your numerical gradient (it must be below {threshold:g}).\n"
+            f"  analytic:  {_summary(a)}\n"
+            f"  numerical: {_summary(n)}"
+            + (
+                explanations
+                or "\n  Either the backward pass or the numerical gradient is wrong; the "
+                "test cells of each function say which."
+            )
+        )
+    return error
+
+
+def _gradient_suspects(
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    analytic_mistakes: Mapping[str, Any],
+    numeric_mistakes: Mapping[str, Any],
+) -> str:
+    """Name the known mistakes reproduced by either side of a gradient check ("" if none)."""
+    lines = []
+    # Here each side is compared with the other side's value as "expected": a mistake that
+    # coincides with a correct answer cannot be told apart from it, so it is not named.
+    found = _matching_mistake(analytic, numeric, analytic_mistakes, 1e-7)
+    if found:
+        lines.append(f"\n  Likely mistake in the backward pass: {found}.")
+    found = _matching_mistake(numeric, analytic, numeric_mistakes, 1e-7)
+    if found:
+        lines.append(f"\n  Likely mistake in the numerical gradient: {found}.")
+    return "".join(lines)
+
+
 def _explain_mismatch(
     name: str,
     got: Any,
@@ -120,15 +245,23 @@ def _explain_mismatch(
     """Return the plain-words explanation of why ``got`` is wrong, or ``""`` if it is right."""
     if got is None:
         return f"{name}: your function returned None. Did you forget the `return` statement?"
-    if kind == "numpy" and not isinstance(got, np.ndarray):
-        return f"{name}: expected a NumPy array, got {type(got).__name__}."
-    if kind == "torch" and not _is_tensor(got):
-        return f"{name}: expected a torch tensor, got {type(got).__name__}."
     if isinstance(got, tuple | list) and not isinstance(expected, tuple | list):
+        if got and all(hasattr(item, "shape") for item in got):
+            stack = "torch.stack" if _is_tensor(got[0]) else "np.stack"
+            return (
+                f"{name}: expected one array of shape {np.shape(as_numpy(expected))}, got a "
+                f"{type(got).__name__} of {len(got)} arrays of shape "
+                f"{tuple(np.shape(as_numpy(got[0])))}. Stack them into one array with "
+                f"{stack}(..., dim=0 / axis=0)."
+            )
         return (
             f"{name}: expected a single array of shape {np.shape(as_numpy(expected))}, "
             f"got a {type(got).__name__} of {len(got)} items. Return only this quantity."
         )
+    if kind == "numpy" and not isinstance(got, np.ndarray):
+        return f"{name}: expected a NumPy array, got {type(got).__name__}."
+    if kind == "torch" and not _is_tensor(got):
+        return f"{name}: expected a torch tensor, got {type(got).__name__}."
     got_array = np.asarray(as_numpy(got))
     expected_array = np.asarray(as_numpy(expected), dtype=np.float64)
     matched = _matching_mistake(got_array, expected_array, mistakes, atol)
@@ -224,18 +357,94 @@ def _summary(array: np.ndarray, limit: int = 6) -> str:
     return f"shape {array.shape}, values [{shown}{more}]"
 
 
+def _callable_name(function: Any) -> str:
+    """``rnn_forward``, ``RNNFromScratch`` (a class) or ``RNNFromScratch.forward`` (a module)."""
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    if name is None or "<lambda>" in name:
+        owner = type(function).__name__
+        return f"{owner}.forward" if hasattr(function, "forward") else owner
+    return name
+
+
+def _shape_text(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f" of shape {tuple(shape)}" if shape is not None else ""
+
+
 def _describe_argument(value: Any) -> str:
-    value = as_numpy(value)
-    if isinstance(value, np.ndarray):
-        return f"array{value.shape}"
+    array = as_numpy(value)
+    if isinstance(array, np.ndarray):
+        return f"{'tensor' if _is_tensor(value) else 'array'}{array.shape} {array.dtype}"
     return type(value).__name__
+
+
+# Fragments of NumPy's and PyTorch's error messages, and what they usually mean in these exercises.
+_SHAPE_ERRORS = (
+    "broadcast",
+    "shapes",
+    "mat1 and mat2",
+    "must match the size",
+    "size of tensor",
+    "core dimension",
+    "matmul",
+    "out of bounds",
+    "aligned",
+    "inconsistent",
+)
+_DTYPE_ERRORS = ("dtype", "scalar type", "double != float", "float != double")
 
 
 def _hint_for_exception(error: Exception) -> str:
     text = str(error)
-    if "matmul" in text or "shapes" in text or "mat1 and mat2" in text or "size" in text:
+    lowered = text.lower()
+    if "leaf variable" in lowered and "in-place" in lowered:
         return (
-            "This is usually a shape mismatch: x_t is (B, D), h is (B, H), W_x is (D, H) and "
-            "W_h is (H, H); check the order of the matrix products and any transposes."
+            "An nn.Parameter was changed in place while autograd records: copy values into "
+            "parameters inside `with torch.no_grad():`."
         )
+    if "cannot assign" in lowered and "parameter" in lowered:
+        return (
+            "A registered nn.Parameter can only be replaced by another nn.Parameter: copy the "
+            "values in instead, `self.W_x.copy_(...)` inside `with torch.no_grad():`."
+        )
+    if any(fragment in lowered for fragment in _DTYPE_ERRORS):
+        return (
+            "float32 and float64 are mixed. The checks run in float64: create parameters with "
+            "dtype=torch.float64 and new tensors with the input's dtype and device "
+            "(torch.zeros(..., dtype=x.dtype, device=x.device)); a tensor made without a dtype "
+            "is float32."
+        )
+    if any(fragment in lowered for fragment in _SHAPE_ERRORS):
+        hints = []
+        transposed = _transposed_pair(text)
+        if transposed:
+            hints.append(
+                f"The shapes {transposed[0]} and {transposed[1]} are transposes of each other: a "
+                f"weight or a gradient is probably used transposed (W where W.T is needed, or "
+                f"the other way round)."
+            )
+        if "size of tensor a" in lowered:
+            hints.append(
+                "PyTorch stores nn.RNN's weights transposed: weight_ih_l0 is (H, D) and "
+                "weight_hh_l0 is (H, H), while this course's W_x is (D, H)."
+            )
+        hints.append(
+            "Shapes: sequences are time-major, x is (T, B, D), so x[t] is one time step of "
+            "shape (B, D); a state h is (B, H); W_x is (D, H), W_h is (H, H) and b is (H,). "
+            "Check the order of the matrix products, any transposes (.T), and which axis is time."
+        )
+        return "\n  ".join(hints)
     return "Read the error above, then re-run the cell that defines the function."
+
+
+def _transposed_pair(text: str) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """Two 2-D shapes quoted in an error message that are each other's transpose, if any."""
+    shapes = [
+        tuple(int(n) for n in re.findall(r"\d+", group))
+        for group in re.findall(r"[(\[](\d+,\s*\d+)[)\]]", text)
+    ]
+    for first in shapes:
+        for second in shapes:
+            if first != second and first == second[::-1]:
+                return first, second
+    return None

@@ -1,35 +1,65 @@
-"""Guards for hidden tests: prove that a from-scratch module does not call the built-in one."""
+"""Guards for hidden tests: prove that a from-scratch module does not use the built-in one."""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
 from collections.abc import Iterator
+from typing import Any
 
 from .compare import CheckFailure
 
-__all__ = ["RNN_BUILTINS", "forbid_calls"]
+__all__ = [
+    "NO_BUILTIN_RNN_REASON",
+    "RNN_BUILTINS",
+    "check_no_builtin_rnn_modules",
+    "forbid_calls",
+    "no_builtin_rnn",
+]
 
-# Every public route to PyTorch's fused tanh-RNN: the modules and the functions behind them.
+# Every public route to PyTorch's fused RNN: the modules and the functions behind them.
 RNN_BUILTINS = (
     "torch.nn.RNN.forward",
     "torch.nn.RNNCell.forward",
     "torch.rnn_tanh",
     "torch.rnn_tanh_cell",
+    "torch.rnn_relu",
+    "torch.rnn_relu_cell",
     "torch._VF.rnn_tanh",
     "torch._VF.rnn_tanh_cell",
+    "torch._VF.rnn_relu",
+    "torch._VF.rnn_relu_cell",
 )
+
+
+NO_BUILTIN_RNN_REASON = (
+    "Compute h_t = tanh(x_t @ W_x + h_prev @ W_h + b) yourself: nn.RNN, nn.RNNCell and torch's "
+    "rnn_tanh functions may only be used by the tests."
+)
+
+
+def no_builtin_rnn() -> contextlib.AbstractContextManager[None]:
+    """``forbid_calls(RNN_BUILTINS, NO_BUILTIN_RNN_REASON)``: the hidden tests' guard."""
+    return forbid_calls(RNN_BUILTINS, NO_BUILTIN_RNN_REASON)
 
 
 @contextlib.contextmanager
 def forbid_calls(targets: tuple[str, ...], reason: str) -> Iterator[None]:
     """Within the block, calling any of ``targets`` (dotted paths) raises :class:`CheckFailure`.
 
+    Two nets catch a call. Each target is replaced by a blocker where it lives, so that
+    ``torch.nn.RNN.forward`` fails however the module was built. And since a student may reach a
+    torch function by another name (``from torch import rnn_tanh_cell`` before the block,
+    ``torch._C._VariableFunctions.rnn_tanh_cell``), a torch function mode also blocks any torch
+    function whose name is the last part of a function target: every torch function that takes
+    tensors passes through the active mode, whatever name it was called by.
+
     Args:
         targets: dotted paths such as ``"torch.nn.RNN.forward"``; missing ones are skipped.
         reason: the plain-words explanation shown to the student.
     """
     patched: list[tuple[object, str, object]] = []
+    function_names: dict[str, str] = {}
 
     def make_blocker(path: str):
         def blocker(*args, **kwargs):
@@ -42,12 +72,50 @@ def forbid_calls(targets: tuple[str, ...], reason: str) -> Iterator[None]:
             owner, attribute = _resolve_owner(path)
             if owner is None or not hasattr(owner, attribute):
                 continue
+            if not isinstance(owner, type):  # a module-level function, not a method
+                function_names.setdefault(attribute, path)
             patched.append((owner, attribute, getattr(owner, attribute)))
             setattr(owner, attribute, make_blocker(path))
-        yield
+        with _block_torch_functions(function_names, reason):
+            yield
     finally:
         for owner, attribute, original in reversed(patched):
             setattr(owner, attribute, original)
+
+
+def check_no_builtin_rnn_modules(module: Any, what: str = "RNNFromScratch") -> None:
+    """Fail if ``module`` holds a built-in recurrent module (nn.RNN, nn.GRU, nn.LSTM, nn.*Cell)."""
+    __tracebackhide__ = True
+    import torch
+
+    builtins = (torch.nn.RNNBase, torch.nn.modules.rnn.RNNCellBase)
+    for name, submodule in module.named_modules():
+        if isinstance(submodule, builtins):
+            where = f"self.{name}" if name else "the module itself"
+            raise CheckFailure(
+                f"{what} contains a built-in recurrent module ({where} is an "
+                f"nn.{type(submodule).__name__}). Write the recurrence yourself with nn.Parameter "
+                f"weights; nn.RNN and nn.RNNCell are only allowed in the tests."
+            )
+
+
+@contextlib.contextmanager
+def _block_torch_functions(names: dict[str, str], reason: str) -> Iterator[None]:
+    """A torch function mode that raises when a torch function named in ``names`` is called."""
+    if not names:
+        yield
+        return
+    from torch.overrides import TorchFunctionMode
+
+    class _Blocker(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            path = names.get(getattr(func, "__name__", ""))
+            if path is not None:
+                raise CheckFailure(f"Your code called {path}. {reason}")
+            return func(*args, **(kwargs or {}))
+
+    with _Blocker():
+        yield
 
 
 def _resolve_owner(path: str) -> tuple[object | None, str]:
