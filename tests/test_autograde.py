@@ -37,15 +37,20 @@ ASSIGNMENT = "ex1_rnn"
 CELL_TIMEOUT = 8
 
 
-def _solution_cells(notebook: str) -> list[tuple[str, str]]:
-    """(grade_id, defined function name) of each solution cell defining a function, in order."""
+def _solution_cells(notebook: str) -> list[tuple[str, str, str]]:
+    """(grade_id, defined function, grade_id of the next graded cell) of each solution cell
+    that defines a function, in notebook order."""
     nb = nbformat.read(SOLUTIONS / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
-    cells = []
+    cells: list[tuple[str, str, str]] = []
+    pending: tuple[str, str] | None = None
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         match = re.search(r"^def (\w+)\(", cell.source, re.MULTILINE)
         if meta.get("solution") and match:
-            cells.append((meta["grade_id"], match.group(1)))
+            pending = (meta["grade_id"], match.group(1))
+        elif meta.get("grade") and pending:
+            cells.append((*pending, meta["grade_id"]))
+            pending = None
     return cells
 
 
@@ -54,7 +59,7 @@ def _build_class(root: Path) -> dict[str, str]:
     course = {a.name: a for a in load_course()}[ASSIGNMENT]
     first, second = (nb.name for nb in course.notebooks)
     mistake = next(m for m in all_mistakes() if m.assignment == ASSIGNMENT)
-    last_cell, last_function = _solution_cells(first)[-1]
+    last_cell, last_function, loop_test = _solution_cells(first)[-1]
 
     def put(student: str, notebook: str, nb) -> None:
         write(nb, root / student / ASSIGNMENT / f"{notebook}.ipynb")
@@ -80,7 +85,7 @@ def _build_class(root: Path) -> dict[str, str]:
     put("frank", "whatever", student_solution(ASSIGNMENT, first))
     shutil.move(str(root / "frank" / ASSIGNMENT), str(root / "frank" / "no_such_assignment"))
     (root / "bad id!" / ASSIGNMENT).mkdir(parents=True)
-    return {"mistake": mistake.id, "first": first, "second": second, "loop_test": last_cell}
+    return {"mistake": mistake.id, "first": first, "second": second, "loop_test": loop_test}
 
 
 @pytest.fixture(scope="module")
