@@ -7,18 +7,22 @@ instructor or student configuration on the machine changes what nbgrader does.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
-import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from grader.nbgrader_app import run_in_child
 from grader.paths import COURSE_ID, tool_env
+
+_CONTEXT: multiprocessing.context.BaseContext | None = None
+_CONTEXT_LOCK = threading.Lock()
 
 # What nbgrader must skip when it copies an assignment folder.
 IGNORED_FILES = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
@@ -76,35 +80,38 @@ def run_nbgrader(
         "CourseDirectory.ignore": repr(IGNORED_FILES),
         **(settings or {}),
     }
-    command = [sys.executable, "-m", "nbgrader", subcommand, *args]
-    command += [f"--{key}={value}" for key, value in options.items()]
+    argv = [subcommand, *args, *(f"--{key}={value}" for key, value in options.items())]
     environment = tool_env(
         JUPYTER_CONFIG_DIR=str(private / "config"),
         JUPYTER_RUNTIME_DIR=str(private / "runtime"),
         IPYTHONDIR=str(private / "ipython"),
         **(env or {}),
     )
+    log_path = course_root.parent / f".{course_root.name}-nbgrader.log"
     started = time.monotonic()
-    process = subprocess.Popen(
-        command,
-        cwd=course_root,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    process = _warm_context().Process(
+        target=run_in_child, args=(argv, str(course_root), environment, str(log_path))
     )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-        returncode: int | None = process.returncode
-    except subprocess.TimeoutExpired:
-        kill_tree(process.pid)
-        output, _ = process.communicate()
+    process.start()
+    process.join(timeout)
+    returncode: int | None = process.exitcode
+    if process.is_alive():
         returncode = None
-    finally:
-        kill_tree(process.pid)  # kernels run in sessions of their own; never leave one behind
-    log = output.decode("utf-8", errors="replace")
+    kill_tree(process.pid)  # kernels run in sessions of their own; never leave one behind
+    process.join()
+    log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
     return RunResult(returncode, time.monotonic() - started, log)
+
+
+def _warm_context() -> multiprocessing.context.BaseContext:
+    """The forkserver context whose server has imported nbgrader (see grader.nbgrader_app)."""
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["grader.nbgrader_app"])
+            _CONTEXT = context
+        return _CONTEXT
 
 
 def kill_tree(pid: int) -> None:

@@ -1,0 +1,41 @@
+"""Runs nbgrader's own command-line app inside a process forked from a warm parent.
+
+Importing nbgrader takes about three seconds (it pulls in Jupyter Server); a batch grades hundreds
+of notebooks. The grader therefore starts one multiprocessing *forkserver* that imports nbgrader
+once (this module is its preload), and forks a fresh child for every nbgrader command. Each child
+is a new process with its own working folder, environment and output, that runs exactly what
+``python -m nbgrader ARGS`` runs, then exits.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from nbgrader.apps.nbgraderapp import NbGraderApp
+
+
+def run_in_child(argv: list[str], cwd: str, env: dict[str, str], log_path: str) -> None:
+    """Process target: ``nbgrader ARGV`` in ``cwd`` with ``env``; output to ``log_path``.
+
+    Never returns: the child leaves with nbgrader's exit status, skipping the parent's clean-up.
+    """
+    os.setsid()  # a session of its own, so a time-out can kill the child and all it started
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    status = 0
+    try:
+        NbGraderApp.launch_instance(argv)
+    except SystemExit as stop:
+        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException as error:  # report, never hang the batch
+        print(f"nbgrader crashed: {type(error).__name__}: {error}", file=sys.stderr)
+        status = 70
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(status)
