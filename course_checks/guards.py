@@ -74,13 +74,19 @@ def forbid_calls(targets: tuple[str, ...], reason: str) -> Iterator[None]:
                 continue
             if not isinstance(owner, type):  # a module-level function, not a method
                 function_names.setdefault(attribute, path)
-            patched.append((owner, attribute, getattr(owner, attribute)))
-            setattr(owner, attribute, make_blocker(path))
+            original = getattr(owner, attribute)
+            try:
+                setattr(owner, attribute, make_blocker(path))
+            except (AttributeError, TypeError):
+                continue  # read-only (a C module's function): the function mode still blocks it
+            patched.append((owner, attribute, original))
         with _block_torch_functions(function_names, reason):
             yield
     finally:
+        # Restore every patch, even if one restore fails, so no built-in stays broken.
         for owner, attribute, original in reversed(patched):
-            setattr(owner, attribute, original)
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(owner, attribute, original)
 
 
 def check_no_builtin_rnn_modules(module: Any, what: str = "RNNFromScratch") -> None:
@@ -109,7 +115,8 @@ def _block_torch_functions(names: dict[str, str], reason: str) -> Iterator[None]
 
     class _Blocker(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            path = names.get(getattr(func, "__name__", ""))
+            # aten overloads are named "gru_cell.default", "rnn_tanh.input": match the base name.
+            path = names.get(getattr(func, "__name__", "").split(".")[0])
             if path is not None:
                 raise CheckFailure(f"Your code called {path}. {reason}")
             return func(*args, **(kwargs or {}))

@@ -502,3 +502,22 @@ def test_check_torch_rnn_step_checks_values_gradients_and_the_guard():
         check_torch_rnn_step(
             lambda x_t, h_prev, W_x, W_h, b: step(x_t, h_prev, W_x, W_h, 0 * b), 0, B=2, D=3, H=4
         )
+
+
+def test_forbid_calls_catches_aten_overloads_and_survives_read_only_targets():
+    import torch
+
+    from course_checks import CheckFailure
+    from course_checks.guards import RNN_BUILTINS, forbid_calls
+
+    x, h = torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)
+    w_ih, w_hh = torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, 4, dtype=torch.float64)
+    read_only = ("torch._C._VariableFunctions.rnn_tanh_cell",)
+    with (
+        pytest.raises(CheckFailure, match="rnn_tanh_cell"),
+        forbid_calls(RNN_BUILTINS + read_only, "write it yourself"),
+    ):
+        torch.ops.aten.rnn_tanh_cell.default(x, h, w_ih, w_hh)
+    # After the block every built-in works again.
+    assert torch.rnn_tanh_cell(x, h, w_ih, w_hh).shape == (2, 4)
+    assert torch.nn.RNN(3, 4)(torch.zeros(1, 2, 3))[0].shape == (1, 2, 4)

@@ -1,0 +1,1356 @@
+"""Checks of Exercise 3, the GRU in PyTorch: short test cells whose failures explain themselves.
+
+The student's modules keep PyTorch's layout: ``GRUCellFromScratch`` holds ``weight_ih (3H, D)``,
+``weight_hh (3H, H)``, ``bias_ih (3H,)`` and ``bias_hh (3H,)``, stacked in the order r, z, n, and
+computes (reset after the matrix product, two bias vectors; NOTATION.md)::
+
+    r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr)
+    z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
+    n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn))
+    h_new = z ⊙ h + (1 − z) ⊙ n
+
+``GRUFromScratch`` holds one such cell as ``self.cell`` and follows ``torch.nn.GRU``'s
+conventions: ``forward(x (T, B, D), h0 (1, B, H) or None) -> (output (T, B, H), h_n (1, B, H))``.
+
+Right answers always come from ``torch.nn.GRU`` / ``torch.nn.GRUCell`` (and from autograd through
+them). Wrong answers, which let a failure name the likely mistake, come from ``_variant_step``, a
+GRU step with switchable mistakes whose mistake-free setting is asserted equal to ``nn.GRUCell``.
+The adding problem and the training loop have no PyTorch built-in; their references are here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .compare import CheckFailure, check_close, check_true, expect_tuple
+from .guards import forbid_calls
+
+__all__ = [
+    "GRU_BUILTINS",
+    "GRU_FUNCTION_NAMES",
+    "NO_BUILTIN_GRU_REASON",
+    "GRUCase",
+    "call_gru",
+    "cell_mistakes",
+    "check_adding_problem",
+    "check_adding_trained",
+    "check_cell_parameters",
+    "check_gru_cell",
+    "check_gru_device",
+    "check_gru_gradients",
+    "check_gru_module",
+    "check_gru_outputs",
+    "check_h0_default",
+    "check_load_from_torch",
+    "check_no_builtin_gru_modules",
+    "check_train",
+    "forward_mistakes",
+    "no_builtin_gru",
+    "random_gru_case",
+    "reference_adding_problem",
+    "reference_train",
+    "run_gru",
+    "set_gru_parameters",
+    "torch_gru_from",
+]
+
+# ---------------------------------------------------------------------------------------- guards
+
+# Every public route to PyTorch's GRU in torch 2.13: the modules (float and dynamically quantized)
+# and the functions behind them. ``torch._C._VariableFunctions.gru*`` is read-only, so it is not
+# patched; the torch function mode of ``forbid_calls`` and ``_block_gru_ops`` catch it by name.
+GRU_BUILTINS = (
+    "torch.nn.GRU.forward",
+    "torch.nn.GRUCell.forward",
+    "torch.ao.nn.quantized.dynamic.GRU.forward",
+    "torch.ao.nn.quantized.dynamic.GRUCell.forward",
+    "torch.gru",
+    "torch.gru_cell",
+    "torch.quantized_gru",
+    "torch.quantized_gru_cell",
+    "torch._VF.gru",
+    "torch._VF.gru_cell",
+    "torch._VF.quantized_gru",
+    "torch._VF.quantized_gru_cell",
+)
+
+# Operator names (``torch.ops.aten.<name>.<overload>``) of the fused GRU kernels.
+GRU_FUNCTION_NAMES = frozenset(
+    {"gru", "gru_cell", "quantized_gru", "quantized_gru_cell", "_thnn_fused_gru_cell"}
+)
+
+NO_BUILTIN_GRU_REASON = (
+    "Compute the gates r and z, the candidate n and the new state yourself, with torch "
+    "operations on your own nn.Parameters: nn.GRU, nn.GRUCell and torch's fused gru / gru_cell "
+    "functions may only be used by the tests, as the reference."
+)
+
+
+@contextlib.contextmanager
+def no_builtin_gru() -> Iterator[None]:
+    """Within the block, any route to PyTorch's GRU raises :class:`CheckFailure` (hidden tests)."""
+    with forbid_calls(GRU_BUILTINS, NO_BUILTIN_GRU_REASON), _block_gru_ops():
+        yield
+
+
+@contextlib.contextmanager
+def _block_gru_ops() -> Iterator[None]:
+    """Block ``torch.ops.aten.gru*`` overloads (named ``gru.input``, ``gru_cell.default``…).
+
+    ``forbid_calls`` matches torch functions by their exact name (``gru_cell``); the overloads of
+    ``torch.ops.aten`` carry the overload after a dot, so they are matched here by the part before.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    class _Blocker(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = str(getattr(func, "__name__", ""))
+            if name.split(".")[0] in GRU_FUNCTION_NAMES:
+                raise CheckFailure(f"Your code called torch's {name}. {NO_BUILTIN_GRU_REASON}")
+            return func(*args, **(kwargs or {}))
+
+    with _Blocker():
+        yield
+
+
+def _builtin_recurrent_classes() -> tuple[type, ...]:
+    from torch.ao.nn.quantized.dynamic.modules import rnn as quantized_rnn
+
+    return (
+        nn.RNNBase,
+        nn.modules.rnn.RNNCellBase,
+        quantized_rnn.RNNBase,
+        quantized_rnn.RNNCellBase,
+    )
+
+
+def check_no_builtin_gru_modules(module: Any, what: str = "GRUFromScratch") -> None:
+    """Fail if ``module`` is or holds a built-in recurrent module (nn.GRU, nn.GRUCell, …)."""
+    __tracebackhide__ = True
+    if not isinstance(module, nn.Module):
+        raise CheckFailure(f"{what} must be an nn.Module; got a {type(module).__name__}.")
+    for name, submodule in module.named_modules():
+        if isinstance(submodule, _builtin_recurrent_classes()):
+            where = f"self.{name}" if name else "the module itself"
+            raise CheckFailure(
+                f"{what} contains a built-in recurrent module ({where} is an "
+                f"nn.{type(submodule).__name__}). Write the GRU yourself with nn.Parameter "
+                f"weights; nn.GRU and nn.GRUCell are only allowed in the tests."
+            )
+
+
+# ------------------------------------------------------------------------------ calling students
+
+
+def call_gru(function: Callable[..., Any], *args: Any, hint: str = "", **kwargs: Any) -> Any:
+    """Call a student's function or module; turn a stub or an exception into an explanation.
+
+    Like :func:`course_checks.call`, with hints in this exercise's layout (PyTorch's stacked
+    weights, nn.GRU's state shapes). ``hint`` is added to the message of any exception.
+    """
+    __tracebackhide__ = True
+    name = _callable_name(function)
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailure(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
+        ) from None
+    except CheckFailure:
+        raise
+    except Exception as error:
+        shapes = ", ".join(_describe(a) for a in (*args, *kwargs.values())) or "no arguments"
+        hints = [h for h in (hint, _hint_for(error)) if h]
+        raise CheckFailure(
+            f"{name} raised {type(error).__name__}: {error}\n"
+            f"  It was called with: {shapes}.\n  " + "\n  ".join(hints)
+        ) from None
+
+
+def _callable_name(function: Any) -> str:
+    if isinstance(function, nn.Module):
+        return f"{type(function).__name__}.forward"
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    return name or type(function).__name__
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor{tuple(value.shape)} {str(value.dtype).replace('torch.', '')}"
+    if isinstance(value, nn.Module):
+        return type(value).__name__
+    return repr(value) if isinstance(value, int | float | bool) else type(value).__name__
+
+
+_SHAPES = (
+    "Shapes: x is time-major, (T, B, D), so x[t] is one time step of shape (B, D); the cell's "
+    "state h is (B, H), while h0 and h_n have nn.GRU's leading num_layers axis, (1, B, H); "
+    "weight_ih is (3H, D), weight_hh (3H, H), bias_ih and bias_hh (3H,)."
+)
+
+
+def _hint_for(error: Exception) -> str:
+    """The likely mistake behind an exception, in this exercise's words."""
+    text = str(error)
+    lowered = text.lower()
+    if "leaf variable" in lowered and "in-place" in lowered:
+        return (
+            "An nn.Parameter was changed in place while autograd records: copy values into "
+            "parameters inside `with torch.no_grad():`."
+        )
+    if "cannot assign" in lowered and "parameter" in lowered:
+        return (
+            "A registered nn.Parameter can only be replaced by another nn.Parameter: copy the "
+            "values in instead, self.cell.weight_ih.copy_(...) inside `with torch.no_grad():`."
+        )
+    if any(f in lowered for f in ("dtype", "scalar type", "double != float", "float != double")):
+        return (
+            "float32 and float64 are mixed. The checks run in float64: create the parameters "
+            "with the `dtype` argument (float64 by default) and every new tensor with the "
+            "input's dtype and device, torch.zeros(..., dtype=x.dtype, device=x.device); a "
+            "tensor made without a dtype is float32. In train, convert each batch to the "
+            "model's dtype and device (x.to(parameter))."
+        )
+    product = re.search(r"\((\d+)x(\d+) and (\d+)x(\d+)\)", text)
+    if product:
+        _, inner, rows, columns = (int(g) for g in product.groups())
+        if inner == columns and inner != rows:
+            return (
+                f"A weight of shape ({rows}, {columns}) is used without transposing it: PyTorch "
+                f"stores one row per output unit, weight_ih (3H, D) and weight_hh (3H, H), so "
+                f"the products are x_t @ weight_ih.T and h @ weight_hh.T (transpose).\n  {_SHAPES}"
+            )
+        return _SHAPES
+    if any(
+        f in lowered
+        for f in ("shape", "size of tensor", "must match the size", "mat1", "dimension", "index")
+    ):
+        return _SHAPES
+    return "Read the error above, then re-run the cell that defines the function."
+
+
+# ------------------------------------------------------------------------------------ references
+
+Params = Mapping[str, np.ndarray]
+PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass(frozen=True)
+class GRUCase:
+    """One random float64 test case: inputs, PyTorch-layout parameters and upstream gradients."""
+
+    seed: int
+    x: np.ndarray  # (T, B, D)
+    h0: np.ndarray  # (B, H); nn.GRU takes it as h0[None]
+    params: dict[str, np.ndarray]  # weight_ih (3H, D), weight_hh (3H, H), bias_ih, bias_hh (3H,)
+    g_out: np.ndarray  # (T, B, H): the loss is sum(g_out ⊙ output) + sum(g_n ⊙ h_n[0])
+    g_n: np.ndarray  # (B, H)
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        T, B, D = self.x.shape
+        return T, B, D, self.h0.shape[1]
+
+    def describe(self) -> str:
+        T, B, D, H = self.sizes
+        steps = "1 time step" if T == 1 else f"{T} time steps"
+        return f"{steps}, B={B}, D={D}, H={H}"
+
+
+def random_gru_case(seed: int, T: int, B: int, D: int, H: int, scale: float = 0.5) -> GRUCase:
+    """Inputs, states and weights (normal, standard deviation ``scale``) drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    shapes = {"weight_ih": (3 * H, D), "weight_hh": (3 * H, H), "bias_ih": (3 * H,)}
+    shapes["bias_hh"] = (3 * H,)
+    params = {name: rng.normal(scale=scale, size=shape) for name, shape in shapes.items()}
+    return GRUCase(
+        seed=seed,
+        x=rng.normal(size=(T, B, D)),
+        h0=rng.normal(scale=0.5, size=(B, H)),
+        params=params,
+        g_out=rng.normal(size=(T, B, H)),
+        g_n=rng.normal(size=(B, H)),
+    )
+
+
+def _copy_into(module: nn.Module, params: Params, suffix: str) -> None:
+    with torch.no_grad():
+        for name in PARAMETER_NAMES:
+            getattr(module, name + suffix).copy_(torch.from_numpy(np.asarray(params[name])))
+
+
+def torch_gru_from(params: Params) -> nn.GRU:
+    """A float64 one-layer, time-major ``torch.nn.GRU`` holding ``params`` (PyTorch layout)."""
+    H3, D = params["weight_ih"].shape
+    gru = nn.GRU(D, H3 // 3, dtype=torch.float64)
+    _copy_into(gru, params, "_l0")
+    return gru
+
+
+def torch_gru_cell_from(params: Params) -> nn.GRUCell:
+    """A float64 ``torch.nn.GRUCell`` holding ``params``."""
+    H3, D = params["weight_ih"].shape
+    cell = nn.GRUCell(D, H3 // 3, dtype=torch.float64)
+    _copy_into(cell, params, "")
+    return cell
+
+
+def reference_cell(x_t: np.ndarray, h: np.ndarray, params: Params) -> np.ndarray:
+    """``torch.nn.GRUCell``'s new state for ``x_t (B, D)`` and ``h (B, H)``."""
+    with torch.no_grad():
+        return torch_gru_cell_from(params)(torch.from_numpy(x_t), torch.from_numpy(h)).numpy()
+
+
+def reference_gru(x: np.ndarray, h0: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """``torch.nn.GRU``'s ``(output (T, B, H), h_n (1, B, H))`` for ``x (T, B, D)``, ``h0 (B, H)``.
+
+    ``h0`` has no num_layers axis here; nn.GRU gets ``h0[None]``.
+    """
+    with torch.no_grad():
+        output, h_n = torch_gru_from(params)(torch.from_numpy(x), torch.from_numpy(h0)[None])
+    return output.numpy(), h_n.numpy()
+
+
+# --------------------------------------------------------------------------------- wrong answers
+
+_ORDER_NOTE = (
+    "PyTorch stacks the blocks in the order r, z, n (rows 0:H reset gate, H:2H update gate, "
+    "2H:3H candidate) in weight_ih, weight_hh, bias_ih and bias_hh alike"
+)
+
+# Mistakes of the GRU step: description -> switches of _variant_step.
+_CELL_VARIANTS: dict[str, dict[str, Any]] = {
+    "z and 1 − z are swapped: the new state is z ⊙ h + (1 − z) ⊙ n (z close to 1 keeps the old "
+    "state, as in PyTorch and Cho et al.), not (1 − z) ⊙ h + z ⊙ n (Chung et al.'s convention)": {
+        "swap": True
+    },
+    "the reset gate is applied before the matrix product, (r ⊙ h) W_hn^T + b_hn (the form of "
+    "Cho et al. and Dive into Deep Learning); torch.nn.GRU applies it after the product: "
+    "r ⊙ (h W_hn^T + b_hn)": {"reset": "before"},
+    "b_hn (the n block of bias_hh) is added outside the reset product; torch.nn.GRU's candidate "
+    "is tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)): add bias_hh to h @ weight_hh.T, not to "
+    "the input side": {"b_hn": "outside"},
+    "bias_hh is missing: torch.nn.GRU adds both bias vectors, bias_ih to x_t @ weight_ih.T and "
+    "bias_hh to h @ weight_hh.T": {"bias_hh": 0},
+    "bias_ih is missing: torch.nn.GRU adds both bias vectors, bias_ih to x_t @ weight_ih.T and "
+    "bias_hh to h @ weight_hh.T": {"bias_ih": 0},
+    "bias_hh is doubled (added on both sides, or loaded as bias_ih_l0 + bias_hh_l0): "
+    "torch.nn.GRU adds bias_ih to x_t @ weight_ih.T and bias_hh to h @ weight_hh.T, "
+    "each once": {"bias_hh_input": True},
+    "the candidate uses a sigmoid; n = tanh(…), with values in (−1, 1)": {"activation": "sigmoid"},
+    "the reset gate is missing from the candidate: n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + "
+    "b_hn))": {"reset": "none"},
+    "the new state is the candidate n alone; interpolate: h_new = z ⊙ h + (1 − z) ⊙ n": {
+        "update": "candidate"
+    },
+}
+
+
+def _cell_variants() -> dict[str, dict[str, Any]]:
+    """Every known wrong step: the switches above and the five wrong orders of the blocks."""
+    variants = dict(_CELL_VARIANTS)
+    for order in itertools.permutations("rzn"):
+        if order != ("r", "z", "n"):
+            text = ", ".join(order)
+            variants[
+                f"the gate blocks are read in the wrong order {text}; {_ORDER_NOTE}: e.g. "
+                f"i_r, i_z, i_n = gi.chunk(3, dim=1)"
+            ] = {"order": "".join(order)}
+    return variants
+
+
+def _variant_step(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    params: Params,
+    *,
+    order: str = "rzn",
+    swap: bool = False,
+    reset: str = "after",
+    b_hn: str = "inside",
+    bias_ih: float = 1.0,
+    bias_hh: float = 1.0,
+    bias_hh_input: bool = False,
+    activation: str = "tanh",
+    update: str = "interpolate",
+) -> torch.Tensor:
+    """One GRU step with switchable mistakes (the defaults are right; they are checked to be).
+
+    ``order`` names the gates that the code reads from blocks 0, 1 and 2 ("zrn": block 0 as z).
+    """
+    H = h.shape[1]
+    p = {k: torch.from_numpy(np.asarray(v)) for k, v in params.items()}
+    # Read block i as gate order[i]: rearrange so that r, z, n below get the blocks the code uses.
+    index = [order.index(g) for g in "rzn"]
+    p = {k: torch.cat([v[i * H : (i + 1) * H] for i in index]) for k, v in p.items()}
+    W_in, W_hn = p["weight_ih"][2 * H :], p["weight_hh"][2 * H :]
+    b_in, b_hn_value = p["bias_ih"][2 * H :], p["bias_hh"][2 * H :]
+    gi = x @ p["weight_ih"].T + bias_ih * p["bias_ih"]
+    if bias_hh_input:
+        gi = gi + p["bias_hh"]
+    gh = h @ p["weight_hh"].T + bias_hh * p["bias_hh"]
+    r = torch.sigmoid(gi[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gi[:, H : 2 * H] + gh[:, H : 2 * H])
+    squash = torch.sigmoid if activation == "sigmoid" else torch.tanh
+    if reset == "before":
+        n = squash(x @ W_in.T + bias_ih * b_in + (r * h) @ W_hn.T + bias_hh * b_hn_value)
+    elif reset == "none":
+        n = squash(gi[:, 2 * H :] + gh[:, 2 * H :])
+    elif b_hn == "outside":
+        n = squash(gi[:, 2 * H :] + r * (h @ W_hn.T) + b_hn_value)
+    else:
+        n = squash(gi[:, 2 * H :] + r * gh[:, 2 * H :])
+    if update == "candidate":
+        return n
+    return (1 - z) * h + z * n if swap else z * h + (1 - z) * n
+
+
+def _assert_variant_reference(x: np.ndarray, h: np.ndarray, params: Params) -> None:
+    right = _variant_step(torch.from_numpy(x), torch.from_numpy(h), params).numpy()
+    assert np.allclose(right, reference_cell(x, h, params), atol=1e-12, rtol=0), "variant"
+
+
+def cell_mistakes(x_t: np.ndarray, h: np.ndarray, params: Params) -> dict[str, np.ndarray]:
+    """Wrong new states of one step: ``{description: value (B, H)}``."""
+    _assert_variant_reference(x_t, h, params)
+    x, state = torch.from_numpy(x_t), torch.from_numpy(h)
+    return {
+        text: _variant_step(x, state, params, **switches).numpy()
+        for text, switches in _cell_variants().items()
+    }
+
+
+def _rolled(
+    x: np.ndarray, h0: np.ndarray, step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> np.ndarray:
+    h, states = torch.from_numpy(h0), []
+    for x_t in torch.from_numpy(x):
+        h = step(x_t, h)
+        states.append(h)
+    return torch.stack(states).numpy()
+
+
+def forward_mistakes(x: np.ndarray, h0: np.ndarray, params: Params) -> dict[str, np.ndarray]:
+    """Wrong ``output (T, B, H)`` of a multi-step forward: wrong steps, wrong bookkeeping."""
+    _assert_variant_reference(x[0], h0, params)
+    mistakes = {
+        text: _rolled(x, h0, lambda x_t, h, s=switches: _variant_step(x_t, h, params, **s))
+        for text, switches in _cell_variants().items()
+    }
+    output, _ = reference_gru(x, h0, params)
+    zeros = np.zeros_like(h0)
+    mistakes.update(
+        {
+            "h0 is ignored: when h0 is given, the recurrence must start from h0[0] (you started "
+            "from zeros)": reference_gru(x, zeros, params)[0],
+            "output is shifted by one step: output[t] must be the state after reading x[t] "
+            "(h_1 … h_T), not the one before it (h_0 … h_{T−1})": np.concatenate(
+                [h0[None], output[:-1]]
+            ),
+            "the state is not carried from step to step: every step started from h0 instead "
+            "of the previous state": np.concatenate(
+                [reference_gru(x[t : t + 1], h0, params)[0] for t in range(len(x))]
+            ),
+            "the time order is reversed: step through x[0], x[1], …, x[T−1] in that order": (
+                reference_gru(x[::-1].copy(), h0, params)[0][::-1].copy()
+            ),
+        }
+    )
+    return mistakes
+
+
+# ------------------------------------------------------------------------------- module checks
+
+
+def _parameter(module: Any, name: str, what: str) -> torch.Tensor:
+    __tracebackhide__ = True
+    value = getattr(module, name, None)
+    check_true(
+        isinstance(value, torch.Tensor),
+        f"{what} has no tensor attribute {name}: store the parameters as self.weight_ih, "
+        f"self.weight_hh, self.bias_ih and self.bias_hh (nn.GRUCell's names).",
+    )
+    return value
+
+
+def check_cell_parameters(
+    cell: Any, D: int, H: int, what: str = "GRUCellFromScratch", *, initialised: bool = True
+) -> None:
+    """``cell`` registers exactly nn.GRUCell's four float64 parameters, shaped and initialised.
+
+    With ``initialised=False`` (after loading weights), only the names, shapes and dtypes.
+    """
+    __tracebackhide__ = True
+    check_no_builtin_gru_modules(cell, what)
+    registered = dict(cell.named_parameters())
+    shapes = {"weight_ih": (3 * H, D), "weight_hh": (3 * H, H)}
+    shapes.update({"bias_ih": (3 * H,), "bias_hh": (3 * H,)})
+    letters = {"weight_ih": "(3H, D)", "weight_hh": "(3H, H)", "bias_ih": "(3H,)"}
+    letters["bias_hh"] = "(3H,)"
+    for name, shape in shapes.items():
+        value = _parameter(cell, name, what)
+        check_true(
+            isinstance(value, nn.Parameter) and registered.get(name) is value,
+            f"self.{name} is a plain {type(value).__name__}, not an nn.Parameter, so the module "
+            f"does not register it: model.parameters() leaves it out, an optimizer would not "
+            f"train it and model.to(device) would not move it. Wrap it: "
+            f"self.{name} = nn.Parameter(...).",
+        )
+        transposed = len(shape) == 2 and tuple(value.shape) == shape[::-1]
+        check_true(
+            tuple(value.shape) == shape,
+            f"self.{name} has shape {tuple(value.shape)}, expected {shape}, that is "
+            f"{letters[name]} with D={D}, H={H}: PyTorch's layout, the three blocks r, z, n "
+            f"stacked along the first axis." + (" Yours is transposed." if transposed else ""),
+        )
+        check_true(
+            value.dtype == torch.float64,
+            f"self.{name} has dtype {value.dtype}; create the parameters with the `dtype` "
+            f"argument (float64 by default, dtype=dtype): float32 is too imprecise for the "
+            f"checks, which match torch.nn.GRU to 1e-6.",
+        )
+    extra = sorted(set(registered) - set(shapes))
+    check_true(
+        not extra,
+        f"{what} has extra parameters {extra}; it needs exactly weight_ih, weight_hh, bias_ih "
+        f"and bias_hh.",
+    )
+    if not initialised:
+        return
+    bound = 1.0 / math.sqrt(H)
+    for name in shapes:
+        value = getattr(cell, name).detach()
+        low, high = float(value.min()), float(value.max())
+        check_true(
+            bool(value.std() > 0) if value.numel() > 1 else True,
+            f"self.{name} is initialised to the constant {low:.3g}; initialise every parameter "
+            f"like nn.GRUCell, uniform on [-1/sqrt(H), 1/sqrt(H)].",
+        )
+        check_true(
+            -bound - 1e-12 <= low and high <= bound + 1e-12,
+            f"self.{name} has values in [{low:.3g}, {high:.3g}]; initialise it like nn.GRUCell, "
+            f"uniform on [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}] "
+            f"(torch.empty(...).uniform_(-bound, bound)).",
+        )
+        if value.numel() >= 200:  # enough samples to see the spread of a uniform distribution
+            check_true(
+                low < -bound / 2 and high > bound / 2,
+                f"self.{name} only covers [{low:.3g}, {high:.3g}]; initialise it uniform on the "
+                f"whole interval [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}].",
+            )
+
+
+def _set_cell(cell: Any, params: Params, what: str) -> None:
+    __tracebackhide__ = True
+    check_no_builtin_gru_modules(cell, what)
+    registered = dict(cell.named_parameters())
+    for name in PARAMETER_NAMES:
+        value = _parameter(cell, name, what)
+        check_true(
+            isinstance(value, nn.Parameter) and registered.get(name) is value,
+            f"{what}.{name} is a plain {type(value).__name__}, not an nn.Parameter: the module "
+            f"does not register it, autograd does not compute its gradient, an optimizer would "
+            f"not train it and model.to(device) would not move it. Wrap it: "
+            f"self.{name} = nn.Parameter(...).",
+        )
+        shape = params[name].shape
+        check_true(
+            tuple(value.shape) == shape,
+            f"{what}.{name} has shape {tuple(value.shape)}, expected {shape}: weight_ih is "
+            f"(3H, D), weight_hh (3H, H), bias_ih and bias_hh (3H,), PyTorch's layout.",
+        )
+        with torch.no_grad():
+            value.copy_(torch.from_numpy(params[name]))
+
+
+def set_gru_parameters(model: Any, params: Params, what: str = "GRUFromScratch") -> None:
+    """Copy PyTorch-layout ``params`` into ``model.cell``'s parameters (in place).
+
+    Fails first if the model holds a built-in recurrent module: its outputs would not depend on
+    these parameters, and "nn.GRUCell inside" says more than "wrong values".
+    """
+    __tracebackhide__ = True
+    check_no_builtin_gru_modules(model, what)
+    cell = getattr(model, "cell", None)
+    check_true(
+        isinstance(cell, nn.Module),
+        f"{what} has no submodule `cell`: create it in __init__ as self.cell = "
+        f"GRUCellFromScratch(input_size, hidden_size, dtype=dtype, device=device).",
+    )
+    _set_cell(cell, params, f"{what}.cell")
+    names = sorted(name for name, _ in model.named_parameters())
+    expected = sorted(f"cell.{name}" for name in PARAMETER_NAMES)
+    check_true(
+        names == expected,
+        f"{what} registers the parameters {names}; it must hold exactly those of its cell, "
+        f"{expected} (self.cell = GRUCellFromScratch(...), and nothing else).",
+    )
+
+
+def run_gru(model: Any, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[Any, Any]:
+    """``model(x)`` or ``model(x, h0)``; check that it returns nn.GRU's pair ``(output, h_n)``."""
+    __tracebackhide__ = True
+    result = call_gru(model, x) if h0 is None else call_gru(model, x, h0)
+    if isinstance(result, torch.Tensor):
+        raise CheckFailure(
+            f"GRUFromScratch.forward returned a single tensor of shape {tuple(result.shape)}; "
+            f"like torch.nn.GRU it must return the pair (output, h_n): all the states, "
+            f"(T, B, H), and the final state, (1, B, H). Returning only the last state is not "
+            f"enough."
+        )
+    output, h_n = expect_tuple(result, ("output", "h_n"), "GRUFromScratch.forward")
+    return output, h_n
+
+
+def check_gru_outputs(
+    what: str,
+    output: Any,
+    h_n: Any,
+    x: np.ndarray,
+    h0: np.ndarray,
+    params: Params,
+    mistakes: Mapping[str, Any] | None = None,
+) -> float:
+    """Check ``output (T, B, H)`` and ``h_n (1, B, H)`` against ``torch.nn.GRU``; max abs diff."""
+    __tracebackhide__ = True
+    expected, expected_n = reference_gru(x, h0, params)
+    T, B, H = expected.shape
+    shape = tuple(getattr(output, "shape", ()))
+    check_true(
+        shape != (B, T, H) or B == T,
+        f"output from {what} has shape {shape} = (B, T, H): batch-first. x is time-major, "
+        f"(T, B, D) like nn.GRU's default input, so step t is x[t] (not x[:, t]) and output "
+        f"stacks the T states along axis 0: (T, B, H) = {(T, B, H)}.",
+    )
+    if len(shape) == 3 and shape[1:] == (B, H) and shape[0] != T:
+        first = output[0].detach().cpu().numpy() if isinstance(output, torch.Tensor) else None
+        with_h0 = shape[0] == T + 1 and first is not None and np.allclose(first, h0, atol=1e-9)
+        raise CheckFailure(
+            f"output from {what} has {shape[0]} steps, but x has T = {T} (its first axis): "
+            + (
+                "return the T states h_1 … h_T, not h_0 … h_T."
+                if with_h0
+                else "x is time-major, (T, B, D) like nn.GRU's default input, so loop over "
+                "x[t] for t in range(x.shape[0]), not over x[:, t]."
+            )
+        )
+    known = {**forward_mistakes(x, h0, params), **(mistakes or {})}
+    check_close(
+        f"output from {what}",
+        output,
+        expected,
+        kind="torch",
+        mistakes=known,
+        hint="compare your step with Chapter 2's equations (book/02_gru_equations.md), term by "
+        "term, in PyTorch's block order r, z, n.",
+    )
+    _check_h_n_shape(f"h_n from {what}", h_n, B, H)
+    check_close(
+        f"h_n from {what}",
+        h_n,
+        expected_n,
+        kind="torch",
+        mistakes={
+            "h_n is the state after the last step, output[-1:]; you returned h0": h0[None],
+            "h_n is the state after the last step, output[-1:]; you returned the first state": (
+                expected[:1]
+            ),
+        },
+    )
+    return max(
+        float(np.max(np.abs(output.detach().cpu().numpy() - expected))),
+        float(np.max(np.abs(h_n.detach().cpu().numpy() - expected_n))),
+    )
+
+
+def _check_h_n_shape(what: str, h_n: Any, B: int, H: int) -> None:
+    __tracebackhide__ = True
+    shape = tuple(getattr(h_n, "shape", ()))
+    check_true(
+        shape != (B, H) or B == 1,
+        f"{what} has shape {shape}; torch.nn.GRU returns h_n with a leading num_layers axis, "
+        f"(1, B, H) = {(1, B, H)}: return h.unsqueeze(0) (or h[None]).",
+    )
+
+
+def _guard(guarded: bool) -> contextlib.AbstractContextManager[None]:
+    return no_builtin_gru() if guarded else contextlib.nullcontext()
+
+
+def check_gru_cell(
+    cell_class: Callable[..., Any], seed: int, B: int, D: int, H: int, *, guarded: bool = False
+) -> float:
+    """Check ``cell_class(D, H)``'s step against ``torch.nn.GRUCell``: values, then gradients.
+
+    Values in three cases (``h = 0``, ``x_t = 0``, both), so that a failure points at the input
+    or the recurrent terms; gradients of ``L = sum(g ⊙ h_new)`` w.r.t. the inputs and the four
+    parameters against nn.GRUCell's autograd. With ``guarded``, the student's code runs under
+    :func:`no_builtin_gru`. Returns the largest difference in the values.
+    """
+    __tracebackhide__ = True
+    case = random_gru_case(seed, 1, B, D, H)
+    x_t, h = case.x[0], case.h0
+    with _guard(guarded):
+        cell = call_gru(cell_class, D, H)
+    _set_cell(cell, case.params, "GRUCellFromScratch")
+    cases = [
+        ("h = 0: only the input terms and the biases", x_t, np.zeros((B, H))),
+        ("x_t = 0: only the recurrent terms and the biases", np.zeros((B, D)), h),
+        ("both terms", x_t, h),
+    ]
+    largest = 0.0
+    for label, x_case, h_case in cases:
+        inputs = [torch.from_numpy(a).clone().requires_grad_(True) for a in (x_case, h_case)]
+        with _guard(guarded):
+            h_new = call_gru(cell, *inputs)
+        expected = reference_cell(x_case, h_case, case.params)
+        check_close(
+            f"h_new from GRUCellFromScratch ({label})",
+            h_new,
+            expected,
+            kind="torch",
+            mistakes=cell_mistakes(x_case, h_case, case.params),
+            hint="compare your step with Chapter 2's equations (book/02_gru_equations.md), "
+            "term by term, in PyTorch's block order r, z, n.",
+        )
+        largest = max(largest, float(np.max(np.abs(h_new.detach().numpy() - expected))))
+    check_true(
+        h_new.requires_grad,
+        "The state returned by GRUCellFromScratch does not require grad, so autograd cannot "
+        "differentiate it: compute it with torch operations on the parameters and the inputs "
+        "(no .numpy(), .detach(), .data or new tensors built from their values).",
+    )
+    g = torch.from_numpy(case.g_n)
+    (h_new * g).sum().backward()
+    reference = torch_gru_cell_from(case.params)
+    ref_inputs = [torch.from_numpy(a).clone().requires_grad_(True) for a in (x_t, h)]
+    (reference(*ref_inputs) * g).sum().backward()
+    tensors = {"x_t": (inputs[0], ref_inputs[0]), "h": (inputs[1], ref_inputs[1])}
+    for name in PARAMETER_NAMES:
+        tensors[f"cell.{name}"] = (getattr(cell, name), getattr(reference, name))
+    for name, (mine, theirs) in tensors.items():
+        check_true(
+            mine.grad is not None,
+            f"{name}.grad is None after backward(): the step must use {name} through torch "
+            f"operations (no .numpy(), .detach() or .data).",
+        )
+        check_close(
+            f"the gradient of sum(g * h_new) with respect to {name} (autograd through "
+            f"GRUCellFromScratch, compared with nn.GRUCell's)",
+            mine.grad,
+            theirs.grad,
+            kind="torch",
+        )
+    return largest
+
+
+def _new_module(module_class: Callable[..., Any], D: int, H: int, guarded: bool) -> Any:
+    __tracebackhide__ = True
+    with _guard(guarded):
+        model = call_gru(module_class, D, H)
+    check_no_builtin_gru_modules(model)
+    return model
+
+
+def check_gru_module(
+    module_class: Callable[..., Any],
+    seed: int,
+    T: int,
+    B: int,
+    D: int,
+    H: int,
+    *,
+    guarded: bool = False,
+) -> float:
+    """``module_class(D, H)`` with given weights equals ``torch.nn.GRU``; return the max diff."""
+    __tracebackhide__ = True
+    case = random_gru_case(seed, T, B, D, H)
+    model = _new_module(module_class, D, H, guarded)
+    set_gru_parameters(model, case.params)
+    x, h0 = torch.from_numpy(case.x), torch.from_numpy(case.h0)[None]
+    with _guard(guarded):
+        output, h_n = run_gru(model, x, h0)
+    return check_gru_outputs(
+        f"GRUFromScratch ({case.describe()})", output, h_n, case.x, case.h0, case.params
+    )
+
+
+def check_h0_default(
+    module_class: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> float:
+    """``model(x)`` without ``h0`` starts from zeros of ``x``'s dtype and device."""
+    __tracebackhide__ = True
+    case = random_gru_case(seed, T, B, D, H)
+    model = _new_module(module_class, D, H, guarded=False)
+    set_gru_parameters(model, case.params)
+    output, h_n = run_gru(model, torch.from_numpy(case.x))
+    zeros = np.zeros((B, H))
+    return check_gru_outputs(
+        f"GRUFromScratch with h0=None ({case.describe()})",
+        output,
+        h_n,
+        case.x,
+        zeros,
+        case.params,
+        mistakes={
+            "h0=None must mean a zero state; you started from another state": (
+                reference_gru(case.x, case.h0, case.params)[0]
+            )
+        },
+    )
+
+
+_LOAD_HINT = (
+    "In load_from_torch, your parameters have exactly the shapes of nn.GRU's: copy "
+    "gru.weight_ih_l0 into self.cell.weight_ih as it is, with no transpose (unlike Exercise 1, "
+    "whose W_x was the transpose of weight_ih_l0), and likewise the other three."
+)
+
+
+def _load_mistakes(gru: nn.GRU, before: Mapping[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Wrong values of the four parameters after ``load_from_torch``, per parameter."""
+    w = {name: getattr(gru, f"{name}_l0").detach().cpu().numpy() for name in PARAMETER_NAMES}
+    H = w["weight_hh"].shape[1]
+    swapped = {k: np.concatenate([v[H : 2 * H], v[:H], v[2 * H :]]) for k, v in w.items()}
+    summed = w["bias_ih"] + w["bias_hh"]
+    mistakes: dict[str, dict[str, Any]] = {}
+    for name in PARAMETER_NAMES:
+        mistakes[name] = {
+            f"self.cell.{name} was not changed by load_from_torch: copy gru.{name}_l0 into it "
+            f"(inside `with torch.no_grad():`)": before[name],
+            f"the r and z blocks of self.cell.{name} are swapped: keep PyTorch's order r, z, n "
+            f"and copy gru.{name}_l0 as it is": swapped[name],
+        }
+    mistakes["bias_ih"][
+        "bias_ih was loaded as bias_ih_l0 + bias_hh_l0, as in Exercise 1: the GRU keeps the two "
+        "biases apart (b_hn sits inside the reset product), so copy each into its own parameter"
+    ] = summed
+    mistakes["bias_hh"][
+        "bias_hh was set to zero after summing the biases into bias_ih: the GRU keeps the two "
+        "biases apart (b_hn sits inside the reset product), so copy each into its own parameter"
+    ] = np.zeros_like(w["bias_hh"])
+    mistakes["bias_hh"][
+        "bias_hh was loaded as bias_ih_l0 + bias_hh_l0: the GRU keeps the two biases apart, so "
+        "copy each into its own parameter"
+    ] = summed
+    return mistakes
+
+
+def check_load_from_torch(
+    module_class: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> float:
+    """``load_from_torch(gru)`` copies nn.GRU's weights, and the model then matches ``gru``."""
+    __tracebackhide__ = True
+    torch.manual_seed(seed)
+    gru = nn.GRU(D, H, dtype=torch.float64)  # one layer, time-major: the reference
+    model = _new_module(module_class, D, H, guarded=False)
+    cell = getattr(model, "cell", None)
+    check_true(
+        isinstance(cell, nn.Module),
+        "GRUFromScratch has no submodule `cell`: create it in __init__ as self.cell = "
+        "GRUCellFromScratch(input_size, hidden_size, dtype=dtype, device=device).",
+    )
+    before = {n: _parameter(cell, n, "GRUFromScratch.cell").detach().numpy().copy() for n in
+              PARAMETER_NAMES}  # fmt: skip
+    call_gru(model.load_from_torch, gru, hint=_LOAD_HINT)
+    # Still registered float64 parameters (their values are nn.GRU's now, not an initialisation).
+    check_cell_parameters(cell, D, H, "GRUFromScratch.cell", initialised=False)
+    wrong = _load_mistakes(gru, before)
+    for name in PARAMETER_NAMES:
+        check_close(
+            f"model.cell.{name} after load_from_torch, compared with gru.{name}_l0",
+            getattr(cell, name),
+            getattr(gru, f"{name}_l0"),
+            kind="torch",
+            mistakes=wrong[name],
+        )
+    rng = np.random.default_rng(seed)
+    x, h0 = rng.normal(size=(T, B, D)), rng.normal(scale=0.5, size=(B, H))
+    with torch.no_grad():  # nn.GRU itself, end to end
+        expected, expected_n = gru(torch.from_numpy(x), torch.from_numpy(h0)[None])
+    output, h_n = run_gru(model, torch.from_numpy(x), torch.from_numpy(h0)[None])
+    params = {n: getattr(gru, f"{n}_l0").detach().numpy() for n in PARAMETER_NAMES}
+    check_close(
+        "output after load_from_torch, compared with the loaded nn.GRU",
+        output,
+        expected,
+        kind="torch",
+        mistakes=forward_mistakes(x, h0, params),
+    )
+    _check_h_n_shape("h_n after load_from_torch", h_n, B, H)
+    check_close("h_n after load_from_torch, compared with the loaded nn.GRU", h_n, expected_n)
+    with torch.no_grad():
+        return max(float((output - expected).abs().max()), float((h_n - expected_n).abs().max()))
+
+
+def _truncated_gradients(case: GRUCase, *, h_n_detached: bool) -> dict[str, np.ndarray]:
+    """Gradients when the state is detached between steps (no gradient flows through time).
+
+    ``h_n_detached``: the detach comes after storing each state, so h_n is detached too.
+    """
+    cell = torch_gru_cell_from(case.params)
+    x = torch.from_numpy(case.x).clone().requires_grad_(True)
+    h0 = torch.from_numpy(case.h0)[None].clone().requires_grad_(True)
+    h, states = h0[0], []
+    for x_t in x:
+        h = cell(x_t, h)
+        states.append(h)
+        h = h.detach()
+    output = torch.stack(states)
+    loss = (output * torch.from_numpy(case.g_out)).sum()
+    if not h_n_detached:
+        loss = loss + (states[-1] * torch.from_numpy(case.g_n)).sum()
+    loss.backward()
+    grads = {name: getattr(cell, name).grad.numpy() for name in PARAMETER_NAMES}
+    return {**grads, "x": x.grad.numpy(), "h0": h0.grad.numpy()}
+
+
+def check_gru_gradients(module_class: Callable[..., Any], case: GRUCase) -> None:
+    """Autograd through the module equals autograd through ``torch.nn.GRU`` (same weights).
+
+    The loss is ``L = sum(g_out ⊙ output) + sum(g_n ⊙ h_n[0])``; gradients w.r.t. the four
+    parameters, the input ``x`` and ``h0`` are compared.
+    """
+    __tracebackhide__ = True
+    _, _, D, H = case.sizes
+    model = _new_module(module_class, D, H, guarded=False)
+    set_gru_parameters(model, case.params)
+    x = torch.from_numpy(case.x).clone().requires_grad_(True)
+    h0 = torch.from_numpy(case.h0)[None].clone().requires_grad_(True)
+    output, h_n = run_gru(model, x, h0)
+    check_gru_outputs("GRUFromScratch", output, h_n, case.x, case.h0, case.params)
+    g_out, g_n = torch.from_numpy(case.g_out), torch.from_numpy(case.g_n)
+    loss = (output * g_out).sum() + (h_n[0] * g_n).sum()
+    check_true(
+        loss.requires_grad,
+        "The outputs of GRUFromScratch do not require grad, so no gradient can flow back to "
+        "the parameters: use them and the inputs through torch operations only (no .numpy(), "
+        ".detach() or .data).",
+    )
+    loss.backward()
+    gru = torch_gru_from(case.params)
+    ref_x = torch.from_numpy(case.x).clone().requires_grad_(True)
+    ref_h0 = torch.from_numpy(case.h0)[None].clone().requires_grad_(True)
+    ref_out, ref_n = gru(ref_x, ref_h0)
+    ((ref_out * g_out).sum() + (ref_n[0] * g_n).sum()).backward()
+    detached = (
+        "the state is detached between steps (h.detach() or h.data), so no gradient flows "
+        "back through time: keep h in the graph"
+    )
+    truncated = {
+        detached: _truncated_gradients(case, h_n_detached=True),
+        detached + " (h_n too)": _truncated_gradients(case, h_n_detached=False),
+    }
+    pairs = {name: (getattr(model.cell, name), getattr(gru, f"{name}_l0")) for name in
+             PARAMETER_NAMES}  # fmt: skip
+    pairs.update({"x": (x, ref_x), "h0": (h0, ref_h0)})
+    for name, (mine, theirs) in pairs.items():
+        label = name if name in ("x", "h0") else f"model.cell.{name}"
+        check_true(
+            mine.grad is not None,
+            f"{label}.grad is None after loss.backward(): no gradient reached it."
+            + (
+                " forward must start from h0 when it is given (h = h0[0]); it seems to ignore it."
+                if name == "h0"
+                else " Parameters must be nn.Parameter, used through torch operations without "
+                ".detach(), .data or .numpy()."
+            ),
+        )
+        check_close(
+            f"{label}.grad ({case.describe()}), compared with nn.GRU's",
+            mine.grad,
+            theirs.grad,
+            kind="torch",
+            mistakes={text: grads[name] for text, grads in truncated.items()},
+        )
+
+
+def check_gru_device(
+    module_class: Callable[..., Any], device: str, seed: int, T: int, B: int, D: int, H: int
+) -> float:
+    """``model.to(device)`` moves the parameters; forward on ``device`` returns tensors there."""
+    __tracebackhide__ = True
+    case = random_gru_case(seed, T, B, D, H)
+    model = _new_module(module_class, D, H, guarded=False)
+    set_gru_parameters(model, case.params)
+    model = model.to(device)
+    kind = torch.device(device).type
+    on = {name: p.device.type for name, p in model.named_parameters()}
+    check_true(
+        all(value == kind for value in on.values()),
+        f"after model.to({device!r}) the parameters are on {on}.",
+    )
+    output, h_n = run_gru(model, torch.from_numpy(case.x).to(device))  # h0=None
+    difference = check_gru_outputs(
+        f"GRUFromScratch on {device}", output, h_n, case.x, np.zeros((B, H)), case.params
+    )
+    check_true(
+        output.device.type == h_n.device.type == kind,
+        f"for an input on {device} forward returned tensors on {output.device} and "
+        f"{h_n.device}: create new tensors with device=x.device.",
+    )
+    return difference
+
+
+# ------------------------------------------------------------------------------ adding problem
+
+
+def reference_adding_problem(n: int, T: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem (Hochreiter & Schmidhuber 1997), as Chapter 2 draws it.
+
+    Returns ``x (T, n, 2)`` float32, ``x[..., 0]`` uniform numbers on [0, 1) and ``x[..., 1]``
+    markers, 1 at one step of each half of the sequence, and ``y (n,)``, the sum of the two
+    marked numbers.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    numbers = torch.rand(T, n, generator=generator)
+    first = torch.randint(0, T // 2, (n,), generator=generator)
+    second = torch.randint(T // 2, T, (n,), generator=generator)
+    markers = torch.zeros(T, n)
+    markers[first, torch.arange(n)] = 1.0
+    markers[second, torch.arange(n)] = 1.0
+    return torch.stack([numbers, markers], dim=-1), (numbers * markers).sum(dim=0)
+
+
+def check_adding_problem(adding_problem: Callable[..., Any], n: int, T: int, seed: int) -> None:
+    """Check the student's ``adding_problem(n, T, seed)``: layout, markers, targets, seeding."""
+    __tracebackhide__ = True
+    x, y = expect_tuple(call_gru(adding_problem, n, T, seed), ("x", "y"), "adding_problem")
+    for name, value in (("x", x), ("y", y)):
+        check_true(
+            isinstance(value, torch.Tensor),
+            f"adding_problem must return torch tensors; {name} is a {type(value).__name__}.",
+        )
+    check_true(
+        tuple(x.shape) != (n, T, 2) or n == T,
+        f"x has shape {tuple(x.shape)} = (n, T, 2), batch-first; the course's sequences are "
+        f"time-major, like nn.GRU's input: x must be (T, n, 2) = {(T, n, 2)}.",
+    )
+    check_true(
+        tuple(x.shape) == (T, n, 2),
+        f"x has shape {tuple(x.shape)}; expected (T, n, 2) = {(T, n, 2)}: time-major, with "
+        f"two features per step, the number and the marker.",
+    )
+    check_true(
+        tuple(y.shape) != (T,) or n == T,
+        f"y has shape {tuple(y.shape)} = (T,): the sum ran over the wrong axis (the batch). "
+        f"Sum over time, axis 0, to get one target per sequence, shape (n,).",
+    )
+    check_true(
+        tuple(y.shape) == (n,),
+        f"y has shape {tuple(y.shape)}; expected (n,) = {(n,)}, one target per sequence "
+        f"(not (n, 1)).",
+    )
+    for name, value in (("x", x), ("y", y)):
+        check_true(
+            value.dtype == torch.float32,
+            f"{name} has dtype {value.dtype}; the training data are float32 (torch.rand's "
+            f"default), like the model you train.",
+        )
+    numbers, markers = x[..., 0].double(), x[..., 1].double()
+    check_true(
+        bool(((markers == 0) | (markers == 1)).all()),
+        "x[..., 1] must hold the markers, 0 or 1; it holds other values. Are the two features "
+        "in the order (number, marker)?",
+    )
+    check_true(
+        float(numbers.min()) >= 0 and float(numbers.max()) < 1,
+        f"the numbers x[..., 0] lie in [{float(numbers.min()):.3g}, {float(numbers.max()):.3g}]; "
+        f"they must be uniform on [0, 1): torch.rand, not torch.randn.",
+    )
+    spread = float(numbers.std())
+    check_true(
+        numbers.numel() < 1000 or (abs(float(numbers.mean()) - 0.5) < 0.05 and spread > 0.25),
+        f"the numbers have mean {float(numbers.mean()):.3f} and standard deviation "
+        f"{spread:.3f}; uniform numbers on [0, 1) have 0.5 and 0.289 (torch.rand).",
+    )
+    counts = markers.sum(dim=0)
+    single = int((counts == 1).sum())
+    check_true(
+        single == 0,
+        f"{single} of the {n} sequences have one marker instead of two: both positions were "
+        f"drawn from the whole sequence and coincided. Draw the first marker in the first half, "
+        f"[0, T // 2), and the second in the second half, [T // 2, T).",
+    )
+    check_true(
+        bool((counts == 2).all()),
+        f"every sequence needs exactly two markers; the counts per sequence range from "
+        f"{int(counts.min())} to {int(counts.max())}.",
+    )
+    half = T // 2
+    early, late = markers[:half].sum(dim=0), markers[half:].sum(dim=0)
+    check_true(
+        bool((early == 1).all() and (late == 1).all()),
+        f"in {int((early != 1).sum())} of the {n} sequences the two markers are not one in each "
+        f"half: draw the first from [0, T // 2) = [0, {half}) and the second from "
+        f"[T // 2, T) = [{half}, {T}).",
+    )
+    if n >= 20 * T:  # enough sequences to see every position
+        used = (markers.sum(dim=1) > 0).sum()
+        check_true(
+            int(used) == T,
+            f"over {n} sequences the markers use only {int(used)} of the {T} positions: draw "
+            f"their positions at random for each sequence (torch.randint with the generator).",
+        )
+    expected = (numbers * markers).sum(dim=0)
+    check_close(
+        "y, the targets of adding_problem",
+        y.double(),
+        expected,
+        atol=1e-5,
+        mistakes={
+            "y must be the sum of the two marked numbers only; you summed all numbers": (
+                numbers.sum(dim=0)
+            ),
+            "y must be the sum of the two marked numbers, not their mean": expected / 2,
+            "y must be the sum of the marked numbers, not their product": (
+                torch.where(markers == 1, numbers, torch.ones_like(numbers)).prod(dim=0)
+            ),
+        },
+    )
+    again = call_gru(adding_problem, n, T, seed)
+    check_true(
+        all(torch.equal(a, b) for a, b in zip(again, (x, y), strict=True)),
+        "adding_problem(n, T, seed) returned different data for the same seed: draw everything "
+        "from one torch.Generator seeded with `seed` (torch.Generator().manual_seed(seed)).",
+    )
+    other = call_gru(adding_problem, n, T, seed + 1)
+    check_true(
+        not torch.equal(other[0], x),
+        f"adding_problem returned the same data for the seeds {seed} and {seed + 1}: the seed "
+        f"is ignored. Seed the generator with it: torch.Generator().manual_seed(seed).",
+    )
+
+
+# -------------------------------------------------------------------------------------- training
+
+
+class _TinyRegressor(nn.Module):
+    """A small float64 GRU regressor on which a student's ``train`` is replayed."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(2, hidden_size, dtype=torch.float64)
+        self.readout = nn.Linear(hidden_size, 1, dtype=torch.float64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.gru(x)[1][0])[:, 0]
+
+
+_TRAIN_VARIANTS: dict[str, dict[str, Any]] = {
+    "optimizer.zero_grad() is missing: without it loss.backward() adds each step's gradient to "
+    "the previous ones, so every update uses the sum of all past gradients; call "
+    "optimizer.zero_grad() before loss.backward()": {"zero_grad": False},
+    "the gradients are not clipped before the update (clipping after optimizer.step() comes "
+    "too late): call torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) between "
+    "loss.backward() and optimizer.step()": {"clip": "none"},
+    "every step uses the same batch: step k must train on adding_problem(batch_size, T, "
+    "seed=seed + k)": {"same_batch": True},
+    "the loss compares predictions of shape (B,) with targets of shape (B, 1), which broadcast "
+    "to a (B, B) matrix: compare tensors of the same shape, torch.mean((model(x) - y) ** 2)": {
+        "target": "column"
+    },
+    "optimizer.step() is called before loss.backward(), so it never sees this step's gradient "
+    "(and zero_grad() then discards it): zero_grad(), backward(), clip, step(), in that order": {
+        "order": "step_first"
+    },
+}
+
+
+def reference_train(
+    model: nn.Module,
+    steps: int,
+    T: int,
+    batch_size: int,
+    lr: float,
+    max_norm: float,
+    seed: int,
+    *,
+    zero_grad: bool = True,
+    clip: str = "before",
+    same_batch: bool = False,
+    target: str = "same",
+    order: str = "backward_first",
+) -> list[float]:
+    """The training loop the exercise asks for, with switchable mistakes (defaults are right).
+
+    Adam(lr) on the mean squared error; step k uses ``reference_adding_problem(batch_size, T,
+    seed + k)``, converted to the model's dtype and device; gradients clipped to ``max_norm``.
+    Returns the loss of every step (before its update). Trains ``model`` in place.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    parameter = next(model.parameters())
+    losses = []
+    for step in range(steps):
+        x, y = reference_adding_problem(batch_size, T, seed if same_batch else seed + step)
+        x, y = x.to(parameter), y.to(parameter)
+        goal = y[:, None] if target == "column" else y
+        loss = torch.mean((model(x) - goal) ** 2)
+        if zero_grad:
+            optimizer.zero_grad()
+        if order == "step_first":
+            optimizer.step()
+            loss.backward()
+        else:
+            loss.backward()
+            if clip == "before":
+                nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@contextlib.contextmanager
+def _reference_data(namespace: dict[str, Any]) -> Iterator[None]:
+    """Make ``adding_problem`` in the notebook's namespace the reference one, for the block.
+
+    ``train`` looks ``adding_problem`` up in the notebook's globals when it runs; replaying it on
+    the reference data keeps a wrong ``adding_problem`` from failing the test of ``train`` too.
+    """
+    missing = object()
+    saved = namespace.get("adding_problem", missing)
+    namespace["adding_problem"] = reference_adding_problem
+    try:
+        yield
+    finally:
+        if saved is missing:
+            namespace.pop("adding_problem", None)
+        else:
+            namespace["adding_problem"] = saved
+
+
+def check_train(
+    train: Callable[..., Any],
+    seed: int,
+    *,
+    steps: int = 4,
+    T: int = 6,
+    batch_size: int = 5,
+    lr: float = 0.05,
+    max_norm: float = 0.05,
+    hidden_size: int = 3,
+) -> None:
+    """Replay ``train`` on a small float64 model and compare, step by step, with the reference.
+
+    The losses it returns and the parameters it leaves must equal :func:`reference_train`'s on
+    the same data; a small ``max_norm`` keeps clipping active, so that a missing clip shows.
+    """
+    __tracebackhide__ = True
+    torch.manual_seed(seed)
+    model = _TinyRegressor(hidden_size)
+    initial = copy.deepcopy(model)
+    arguments = {"steps": steps, "T": T, "batch_size": batch_size, "lr": lr}
+    arguments.update({"max_norm": max_norm, "seed": seed})
+    namespace = getattr(train, "__globals__", {})
+    with _reference_data(namespace):
+        losses = call_gru(train, model, show_progress=False, **arguments)
+    check_true(
+        isinstance(losses, list | tuple),
+        f"train must return the list of the training losses; it returned a "
+        f"{type(losses).__name__}.",
+    )
+    check_true(
+        len(losses) == steps,
+        f"train(steps={steps}) returned {len(losses)} losses; it must return one per step.",
+    )
+    check_true(
+        all(isinstance(v, float | int) and not isinstance(v, bool) for v in losses),
+        f"train must return Python floats; the first loss is a {type(losses[0]).__name__}. "
+        f"Append loss.item(): a tensor would also keep its whole graph in memory.",
+    )
+    check_true(
+        any(
+            not torch.equal(p, q)
+            for p, q in zip(model.parameters(), initial.parameters(), strict=True)
+        ),
+        "train did not change the model's parameters: build the optimizer on "
+        "model.parameters() and call optimizer.step() after loss.backward().",
+    )
+    expected_model = copy.deepcopy(initial)
+    expected = reference_train(expected_model, **arguments)
+    wrong_losses, wrong_parameters = {}, {}
+    for text, switches in _TRAIN_VARIANTS.items():
+        variant_model = copy.deepcopy(initial)
+        wrong_losses[text] = reference_train(variant_model, **arguments, **switches)
+        wrong_parameters[text] = dict(variant_model.named_parameters())
+    check_close(
+        f"the losses returned by train (steps={steps}, T={T}, batch_size={batch_size}, "
+        f"lr={lr}, max_norm={max_norm}, seed={seed}), compared with the reference loop",
+        np.asarray(losses, dtype=np.float64),
+        np.asarray(expected),
+        atol=1e-8,
+        mistakes={text: np.asarray(value) for text, value in wrong_losses.items()},
+        hint="step k must use adding_problem(batch_size, T, seed=seed + k) converted to the "
+        "model's dtype and device, the loss torch.mean((model(x) - y) ** 2), Adam with "
+        "learning rate lr, and clip_grad_norm_ to max_norm between backward() and step().",
+    )
+    for name, parameter in model.named_parameters():
+        check_close(
+            f"the parameter {name} after train, compared with the reference loop",
+            parameter,
+            dict(expected_model.named_parameters())[name],
+            atol=1e-8,
+            mistakes={text: value[name] for text, value in wrong_parameters.items()},
+        )
+
+
+def check_adding_trained(
+    model: Any, losses: Any, steps: int, T: int, seed: int, *, margin: float = 0.1
+) -> tuple[float, float]:
+    """The trained model's test MSE on fresh data is below ``margin`` × the baseline's.
+
+    The baseline always answers 1.0, the mean target, whose MSE is 1/6 ≈ 0.167 for uniform
+    numbers. Returns ``(mse, baseline)``.
+    """
+    __tracebackhide__ = True
+    check_true(
+        isinstance(model, nn.Module),
+        "adding_model does not exist or is not a module: run the training cell above first.",
+    )
+    check_true(
+        losses is not None,
+        "adding_losses does not exist: the training cell above did not finish. Run it, and fix "
+        "the error it shows (the tests above it say which function is wrong).",
+    )
+    check_true(
+        isinstance(losses, list | tuple) and len(losses) == steps,
+        f"adding_losses must be the list of the {steps} training losses that train returned.",
+    )
+    losses = [float(value) for value in losses]
+    x, y = reference_adding_problem(2000, T, seed)
+    parameter = next(model.parameters())
+    with torch.no_grad():
+        prediction = call_gru(model, x.to(parameter))
+    check_true(
+        isinstance(prediction, torch.Tensor) and tuple(prediction.shape) == (2000,),
+        "the trained model must return one prediction per sequence, shape (n,).",
+    )
+    mse = float(torch.mean((prediction.double().cpu() - y.double()) ** 2))
+    baseline = float(torch.mean((1.0 - y.double()) ** 2))
+    first = float(np.mean(losses[: max(1, steps // 10)]))
+    last = float(np.mean(losses[-max(1, steps // 10) :]))
+    check_true(
+        math.isfinite(mse) and mse < margin * baseline,
+        f"After training, the test MSE on {len(y)} fresh sequences is {mse:.4f}, "
+        f"{mse / baseline:.2f} × the baseline's {baseline:.4f} (always answering 1.0); it must "
+        f"be below {margin:g} × baseline = {margin * baseline:.4f}. The training loss went from "
+        f"{first:.4f} (first tenth of the steps) to {last:.4f} (last tenth). The usual causes, "
+        f"which test_train names: optimizer.zero_grad() missing (gradients pile up; the MSE "
+        f"stalls around 0.3–0.5 × baseline), a loss whose predictions (B,) and targets (B, 1) "
+        f"broadcast to (B, B) (it stays at the baseline), optimizer.step() before "
+        f"loss.backward(), or the state detached between steps (no gradient through time). "
+        f"And if test_adding_problem fails, fix adding_problem first: the model learns whatever "
+        f"targets it is given.",
+    )
+    return mse, baseline
