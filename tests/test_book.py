@@ -57,11 +57,15 @@ def test_no_page_shows_an_error_or_raw_math(built):
         )
 
 
-def test_chapter_one_has_computed_figures_math_citations_and_downloads(built):
-    page = HTML / "book" / "01_rnn_vanishing_gradients.html"
+CHAPTERS = [p for p in toc_pages() if re.match(r"book/\d\d_", p)]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_has_computed_figures_math_and_citations(built, chapter):
+    page = HTML / f"{chapter}.html"
     text = page.read_text()
     images = re.findall(r"<img [^>]*>", text)
-    assert images, "Chapter 1 shows no figure"
+    assert images, f"{chapter} shows no figure"
     for tag in images:
         src = re.search(r'src="([^"]+)"', tag).group(1)
         assert not src.startswith("http"), f"remote image {src}"
@@ -70,17 +74,22 @@ def test_chapter_one_has_computed_figures_math_citations_and_downloads(built):
         assert re.search(r'alt="[^"]{10,}"', tag), f"image without alt text: {tag[:120]}"
     assert 'class="math' in text, "no typeset math"
     assert "bibliography.html#" in text, "no resolved citation"
-    downloads = re.findall(r'href="([^"]*_downloads/[^"]+\.ipynb)"', text)
-    names = sorted(Path(d).name for d in downloads)
-    assert {"rnn_numpy.ipynb", "rnn_torch.ipynb"} <= set(names)
-    for href in downloads:
-        served = (page.parent / href).resolve()
-        nb = nbformat.read(served, as_version=4)
-        nbformat.validate(nb)
-        released = REPO / "exercises" / "ex1_rnn" / served.name
-        assert json.loads(served.read_text()) == json.loads(released.read_text()), (
-            f"{href} is not the released notebook"
-        )
+
+
+def test_every_exercise_is_offered_as_a_download_of_the_released_notebook(built):
+    released = {p.name: p for p in (REPO / "exercises").rglob("*.ipynb")}
+    offered = set()
+    for page in toc_pages():
+        html_page = HTML / f"{page}.html"
+        for href in re.findall(r'href="([^"]*_downloads/[^"]+\.ipynb)"', html_page.read_text()):
+            served = (html_page.parent / href).resolve()
+            nbformat.validate(nbformat.read(served, as_version=4))
+            assert served.name in released, f"{page} offers {served.name}, not a released notebook"
+            assert json.loads(served.read_text()) == json.loads(
+                released[served.name].read_text()
+            ), f"{page} serves a stale {served.name}"
+            offered.add(served.name)
+    assert offered == set(released), f"exercises no chapter offers: {set(released) - offered}"
 
 
 def test_bibliography_lists_the_cited_papers(built):

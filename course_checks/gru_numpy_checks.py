@@ -1,0 +1,545 @@
+"""Composite checks for the NumPy GRU exercise (ex2), so that its test cells stay short and alike.
+
+Every check compares with PyTorch (``gru_references.py``) and passes the matching wrong answers
+from ``gru_wrong_answers.py`` so that a failure names the likely mistake. Public and hidden tests
+call the same checks on different seeds and sizes. Terms are isolated where a mistake could hide:
+the state or the input set to zero, and gates forced open or shut through their bias (``b = ±40``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .compare import (
+    CheckFailure,
+    call,
+    check_close,
+    check_gradient,
+    check_true,
+    expect_keys,
+    rel_error,
+)
+from .gru_references import (
+    GRU_PARAMETER_NAMES,
+    gru_params_from_torch,
+    random_gru_params,
+    torch_gru_cell_gates,
+    torch_gru_forward,
+    torch_gru_gradients,
+)
+from .gru_wrong_answers import (
+    backward_mistakes,
+    candidate_mistakes,
+    cell_mistakes,
+    forward_mistakes,
+    gate_mistakes,
+    sigmoid_mistakes,
+    split_mistakes,
+)
+
+__all__ = [
+    "GRADIENT_GROUPS",
+    "GRADIENT_NAMES",
+    "GRUCase",
+    "check_candidate_state",
+    "check_gate",
+    "check_gru_backward",
+    "check_gru_cell",
+    "check_gru_forward",
+    "check_sigmoid",
+    "check_split_torch_weights",
+    "gradient_check",
+    "random_gru_case",
+]
+
+GRADIENT_NAMES = ("dx", "dh0", *("d" + name for name in GRU_PARAMETER_NAMES))
+GRADIENT_GROUPS = {
+    "reset": ("dW_xr", "dW_hr", "db_r"),
+    "update": ("dW_xz", "dW_hz", "db_z"),
+    "candidate": ("dW_xh", "dW_hh", "db_xh", "db_hh"),
+    "dx": ("dx",),
+    "dh0": ("dh0",),
+}
+SHUT, OPEN = -40.0, 40.0  # sigmoid(±40) is 0 or 1 to float64 precision (4e-18)
+
+# The shape sentence of compare.call's hint is written for the RNN; this one names the GRU's shapes.
+_RNN_SHAPES_START = "Shapes: sequences are time-major"
+GRU_SHAPES = (
+    "Shapes: sequences are time-major, x is (T, B, D), so x[t] is one time step of shape (B, D) "
+    "and axis 0 is time; a state h is (B, H); W_xr, W_xz and W_xh are (D, H), W_hr, W_hz and "
+    "W_hh are (H, H), and every bias is (H,), so a bias gradient sums over the batch axis "
+    "(axis 0). Check the order of the matrix products, any transposes (.T), and which axis is "
+    "time and which is batch."
+)
+_BACKWARD_HINT = (
+    "gru_backward gets torch.nn.GRU's states hs, so your forward pass cannot cause this; but if "
+    "you recompute the gates with reset_gate, update_gate and candidate_state, their tests must "
+    "pass first."
+)
+_GATE_FUNCTIONS = (("reset_gate", "r"), ("update_gate", "z"), ("candidate_state", "h_tilde"))
+
+
+@dataclass(frozen=True)
+class GRUCase:
+    """Inputs, per-gate parameters, upstream gradients and torch.nn.GRU's states for one test."""
+
+    x: np.ndarray  # (T, B, D)
+    h0: np.ndarray  # (B, H)
+    params: dict[str, np.ndarray]
+    dhs: np.ndarray  # (T, B, H), the gradient of L = sum(dhs * hs) with respect to hs
+    hs: np.ndarray  # (T, B, H), computed by torch.nn.GRU
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        T, B, D = self.x.shape
+        return T, B, D, self.h0.shape[1]
+
+    def describe(self) -> str:
+        T, B, D, H = self.sizes
+        steps = "1 time step" if T == 1 else f"{T} time steps"
+        return f"{steps}, B={B}, D={D}, H={H}"
+
+
+def random_gru_case(seed: int, T: int, B: int, D: int, H: int) -> GRUCase:
+    """A random float64 case drawn from ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    params = random_gru_params(rng, D, H)
+    x = rng.normal(size=(T, B, D))
+    h0 = rng.normal(scale=0.5, size=(B, H))
+    dhs = rng.normal(size=(T, B, H))
+    return GRUCase(x, h0, params, dhs, torch_gru_forward(x, h0, params))
+
+
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    """``compare.call``, with the GRU's shapes in the hint that follows a shape error."""
+    __tracebackhide__ = True
+    try:
+        return call(function, *args)
+    except CheckFailure as failure:
+        message = str(failure)
+        start = message.find(_RNN_SHAPES_START)
+        if start < 0:
+            raise
+        raise CheckFailure(message[:start] + GRU_SHAPES) from None
+
+
+def _copy(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: np.array(value) for name, value in params.items()}
+
+
+# ----------------------------------------------------------------------------------- sigmoid
+
+
+def _raising_overflow(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` run with NumPy's overflow and invalid-value warnings turned into failures."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any) -> Any:
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            try:
+                return function(*args)
+            except FloatingPointError as error:
+                raise CheckFailure(
+                    f"sigmoid raised a floating-point warning on large |a|: {error}.\n"
+                    "  For a = -1000, np.exp(-a) = exp(1000) overflows float64 (exp(710) is "
+                    "already too large), and exp(a) overflows the same way for a = +1000. "
+                    "NumPy only warns and may still return the right number, but "
+                    "exp(a) / (1 + exp(a)) gives inf / inf = NaN.\n"
+                    "  Write a numerically stable sigmoid that only takes exp of non-positive "
+                    "numbers: with e = np.exp(-np.abs(a)), sigmoid(a) is 1 / (1 + e) where "
+                    "a >= 0 and e / (1 + e) where a < 0. Note that np.where(cond, f(a), g(a)) "
+                    "computes both f(a) and g(a) for every entry before choosing, so exp must "
+                    "not overflow in either branch."
+                ) from None
+
+    return guarded
+
+
+def check_sigmoid(sigmoid: Callable[[np.ndarray], np.ndarray], seed: int, shape: tuple) -> None:
+    """Check ``sigmoid`` against ``torch.sigmoid``: moderate values, then |a| up to 1000.
+
+    The extreme values run with NumPy's overflow warnings raised as errors: a naive
+    ``1 / (1 + np.exp(-a))`` overflows there, and the message says how to make it stable.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    extremes = np.array([-1000.0, -745.0, -100.0, -30.0, -1.0, 0.0, 1.0, 30.0, 100.0, 745.0, 1e3])
+    cases = [
+        ("moderate a", rng.normal(scale=3.0, size=shape)),
+        ("large |a|, up to 1000", extremes),
+        (f"large |a|, shape {shape}", rng.normal(scale=400.0, size=shape)),
+    ]
+    for label, a in cases:
+        before = a.copy()
+        got = _call(_raising_overflow(sigmoid), a)
+        check_true(
+            np.array_equal(a, before, equal_nan=True),
+            "sigmoid changed its input a in place: compute the result in a new array.",
+        )
+        check_close(
+            f"sigmoid(a) ({label})",
+            got,
+            torch.sigmoid(torch.from_numpy(before)).numpy(),
+            kind="numpy",
+            mistakes=sigmoid_mistakes(before),
+        )
+
+
+# ------------------------------------------------------------------------------------- gates
+
+
+def check_gate(function: Callable[..., Any], gate: str, seed: int, B: int, D: int, H: int) -> None:
+    """Check ``reset_gate`` (``gate="r"``) or ``update_gate`` (``gate="z"``) against PyTorch.
+
+    Three cases so that a failure points at one term: ``h_prev = 0`` (input term and bias only),
+    ``x_t = 0`` (recurrent term and bias only), then both.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    params = random_gru_params(rng, D, H)
+    x_t, h_prev = rng.normal(size=(B, D)), rng.normal(size=(B, H))
+    name = {"r": "reset_gate", "z": "update_gate"}[gate]
+    cases = [
+        (f"h_prev = 0: only the input term x_t @ W_x{gate} + b_{gate}", x_t, np.zeros((B, H))),
+        (
+            f"x_t = 0: only the recurrent term h_prev @ W_h{gate} + b_{gate}",
+            np.zeros((B, D)),
+            h_prev,
+        ),
+        ("both terms", x_t, h_prev),
+    ]
+    for label, x_case, h_case in cases:
+        got = _call(function, x_case.copy(), h_case.copy(), _copy(params))
+        check_close(
+            f"{gate}_t from {name} ({label}; B={B}, D={D}, H={H})",
+            got,
+            torch_gru_cell_gates(x_case, h_case, params)[gate],
+            kind="numpy",
+            mistakes=gate_mistakes(x_case, h_case, params, gate),
+        )
+
+
+def _forced(params: Mapping[str, np.ndarray], gate: str, bias: float) -> dict[str, np.ndarray]:
+    """``params`` with ``gate`` ("r" or "z") forced to sigmoid(bias) in every unit and row."""
+    D, H = params["W_xr"].shape
+    return {
+        **params,
+        f"W_x{gate}": np.zeros((D, H)),
+        f"W_h{gate}": np.zeros((H, H)),
+        f"b_{gate}": np.full(H, bias),
+    }
+
+
+def check_candidate_state(
+    candidate_state: Callable[..., Any], seed: int, B: int, D: int, H: int
+) -> None:
+    """Check ``candidate_state(x_t, h_prev, r_t, params)`` against PyTorch's new gate ``n_t``.
+
+    The reset gate ``r_t`` is PyTorch's own in every case; it is forced to 1 (no reset) and to 0
+    (the whole recurrent part, ``b_hh`` included, is removed) before random values, so that a
+    failure tells a bias placement from the side of the matrix product the reset is applied on.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    params = random_gru_params(rng, D, H)
+    x_t, h_prev = rng.normal(size=(B, D)), rng.normal(size=(B, H))
+    zeros_h, zeros_x = np.zeros((B, H)), np.zeros((B, D))
+    cases = [
+        (
+            "r_t = 1, no reset: tanh(x_t @ W_xh + b_xh + h_prev @ W_hh + b_hh)",
+            x_t,
+            h_prev,
+            _forced(params, "r", OPEN),
+        ),
+        (
+            "r_t = 0: the reset removes the whole recurrent part, b_hh included: "
+            "tanh(x_t @ W_xh + b_xh)",
+            x_t,
+            h_prev,
+            _forced(params, "r", SHUT),
+        ),
+        ("h_prev = 0: x_t @ W_xh + b_xh + r_t * b_hh", x_t, zeros_h, params),
+        ("x_t = 0: b_xh + r_t * (h_prev @ W_hh + b_hh)", zeros_x, h_prev, params),
+        ("r_t between 0 and 1", x_t, h_prev, params),
+    ]
+    for label, x_case, h_case, p in cases:
+        reference = torch_gru_cell_gates(x_case, h_case, p)
+        r_t = reference["r"]
+        got = _call(candidate_state, x_case.copy(), h_case.copy(), r_t.copy(), _copy(p))
+        check_close(
+            f"h̃_t from candidate_state ({label}; B={B}, D={D}, H={H})",
+            got,
+            reference["h_tilde"],
+            kind="numpy",
+            mistakes=candidate_mistakes(x_case, h_case, r_t, p),
+        )
+
+
+# ---------------------------------------------------------------------- cell and forward pass
+
+
+def check_gru_cell(gru_cell_forward: Callable[..., Any], seed: int, B: int, D: int, H: int) -> None:
+    """Check ``gru_cell_forward(x_t, h_prev, params)`` against ``torch.nn.GRUCell``.
+
+    Cases isolate one part each: no state, no input, the update gate shut (``h_t = h̃_t``) and
+    open (``h_t = h_prev``), the reset gate shut, then everything at once.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    params = random_gru_params(rng, D, H)
+    x_t, h_prev = rng.normal(size=(B, D)), rng.normal(size=(B, H))
+    cases = [
+        ("h_prev = 0: only the input terms", x_t, np.zeros((B, H)), params),
+        ("x_t = 0: only the recurrent terms", np.zeros((B, D)), h_prev, params),
+        (
+            "z_t = 0, forced by b_z = -40: the new state is the candidate, h_t = h̃_t",
+            x_t,
+            h_prev,
+            _forced(params, "z", SHUT),
+        ),
+        (
+            "z_t = 1, forced by b_z = +40: the old state is kept, h_t = h_prev",
+            x_t,
+            h_prev,
+            _forced(params, "z", OPEN),
+        ),
+        (
+            "r_t = 0, forced by b_r = -40: the candidate ignores the past",
+            x_t,
+            h_prev,
+            _forced(params, "r", SHUT),
+        ),
+        ("all terms", x_t, h_prev, params),
+    ]
+    for label, x_case, h_case, p in cases:
+        got = _call(gru_cell_forward, x_case.copy(), h_case.copy(), _copy(p))
+        check_close(
+            f"h_t from gru_cell_forward ({label}; B={B}, D={D}, H={H})",
+            got,
+            torch_gru_cell_gates(x_case, h_case, p)["h"],
+            kind="numpy",
+            mistakes=cell_mistakes(x_case, h_case, p),
+        )
+
+
+def check_gru_forward(gru_forward: Callable[..., Any], case: GRUCase) -> None:
+    """Check all states ``hs (T, B, H)`` of ``gru_forward(x, h0, params)`` against torch.nn.GRU."""
+    __tracebackhide__ = True
+    hs = _call(gru_forward, case.x.copy(), case.h0.copy(), _copy(case.params))
+    check_close(
+        f"hs from gru_forward ({case.describe()})",
+        hs,
+        case.hs,
+        kind="numpy",
+        mistakes=forward_mistakes(case.x, case.h0, case.params),
+    )
+
+
+def check_split_torch_weights(
+    split_torch_weights: Callable[..., Any], seed: int, D: int, H: int
+) -> None:
+    """Check the per-gate parameters read from a ``torch.nn.GRU`` (default initialisation)."""
+    __tracebackhide__ = True
+    torch.manual_seed(seed)
+    gru = torch.nn.GRU(D, H, dtype=torch.float64)
+    stacked = [
+        getattr(gru, f"{name}_l0").detach().numpy().copy()
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
+    before = [array.copy() for array in stacked]
+    result = _call(split_torch_weights, *stacked)
+    params = expect_keys(result, GRU_PARAMETER_NAMES, "split_torch_weights")
+    check_true(
+        all(np.array_equal(a, b) for a, b in zip(stacked, before, strict=True)),
+        "split_torch_weights changed the arrays it was given: read them, do not write into them.",
+    )
+    expected = gru_params_from_torch(gru)
+    wrong = split_mistakes(*before)
+    for name in GRU_PARAMETER_NAMES:
+        check_close(
+            f"params[{name!r}] from split_torch_weights (D={D}, H={H})",
+            params[name],
+            expected[name],
+            kind="numpy",
+            mistakes=wrong[name],
+        )
+
+
+# ------------------------------------------------------------------------------ backward pass
+
+
+def check_gru_backward(gru_backward: Callable[..., Any], group: str, case: GRUCase) -> None:
+    """Check one group of gradients of ``gru_backward`` (see :data:`GRADIENT_GROUPS`).
+
+    ``gru_backward(dhs, x, h0, hs, params)`` gets torch's states ``hs``, so a wrong forward pass
+    cannot make a right backward pass fail. The reference is torch autograd of ``sum(dhs ⊙ hs)``.
+    """
+    __tracebackhide__ = True
+    result = _call(
+        gru_backward,
+        case.dhs.copy(),
+        case.x.copy(),
+        case.h0.copy(),
+        case.hs.copy(),
+        _copy(case.params),
+    )
+    grads = expect_keys(result, GRADIENT_NAMES, "gru_backward")
+    expected = torch_gru_gradients(case.x, case.h0, case.params, case.dhs)
+    wrong = backward_mistakes(case.dhs, case.x, case.h0, case.hs, case.params)
+    hint = _upstream_note(gru_backward, case) or _BACKWARD_HINT
+    for key in GRADIENT_GROUPS[group]:
+        check_close(
+            f"{key} from gru_backward ({case.describe()})",
+            grads[key],
+            expected[key],
+            kind="numpy",
+            mistakes=wrong[key],
+            hint=hint,
+        )
+
+
+def _upstream_note(gru_backward: Callable[..., Any], case: GRUCase) -> str:
+    """Which of the notebook's gate functions disagree with PyTorch on the case's first step.
+
+    ``gru_backward`` usually recomputes the gates with ``reset_gate``, ``update_gate`` and
+    ``candidate_state``; when one of them (looked up where ``gru_backward`` was defined) is wrong,
+    a wrong gradient is no news about the backward pass, and the note says which one to fix
+    first, naming its likely mistake. Returns ``""`` when they all agree (or cannot be found).
+    """
+    namespace = getattr(gru_backward, "__globals__", {})
+    x_t, h_prev, params = case.x[0], case.h0, case.params
+    reference = torch_gru_cell_gates(x_t, h_prev, params)
+    known = {
+        "r": gate_mistakes(x_t, h_prev, params, "r"),
+        "z": gate_mistakes(x_t, h_prev, params, "z"),
+        "h_tilde": candidate_mistakes(x_t, h_prev, reference["r"], params),
+    }
+    problems = []
+    for name, key in _GATE_FUNCTIONS:
+        function = namespace.get(name)
+        if not callable(function):
+            continue
+        args = [x_t.copy(), h_prev.copy()]
+        if key == "h_tilde":
+            args.append(reference["r"].copy())
+        try:
+            with np.errstate(all="ignore"):
+                got = np.asarray(function(*args, _copy(params)), dtype=np.float64)
+        except Exception:  # the function's own test explains the error
+            problems.append(f"your {name} raises an error")
+            continue
+        if got.shape == reference[key].shape and np.allclose(got, reference[key], atol=1e-6):
+            continue
+        likely = [
+            text
+            for text, value in known[key].items()
+            if np.shape(value) == got.shape and np.allclose(got, value, atol=1e-6)
+        ]
+        problems.append(
+            f"your {name} does not match PyTorch"
+            + (f" (likely mistake: {likely[0]})" if likely else "")
+        )
+    if not problems:
+        return ""
+    them = "it" if len(problems) == 1 else "them"
+    return (
+        "gru_backward recomputes the gates, and "
+        + "; ".join(problems)
+        + f". If your gru_backward calls {them}, fix {them} first: "
+        + ("its own test says" if len(problems) == 1 else "their own tests say")
+        + " more."
+    )
+
+
+def gradient_check(
+    gru_forward: Callable[..., Any],
+    gru_backward: Callable[..., Any],
+    numerical_gradient: Callable[..., Any],
+    case: GRUCase,
+    threshold: float = 1e-7,
+) -> dict[str, float]:
+    """Check the student's ``gru_backward`` against finite differences of their ``gru_forward``.
+
+    The loss is ``L = sum(dhs ⊙ gru_forward(x, h0, params))``; every gradient (``dx``, ``dh0`` and
+    one per parameter) must agree with ``numerical_gradient`` to a relative error below
+    ``threshold``. The forward pass is checked first (values and float64); a forward pass that is
+    right to 1e-6 but rounds through float32 is named when the check then fails.
+
+    Returns:
+        The relative error of every gradient, by name (``"dx"``, ``"dW_xr"``, …).
+    """
+    __tracebackhide__ = True
+    inputs = {"x": case.x.copy(), "h0": case.h0.copy(), **_copy(case.params)}
+    params = {name: inputs[name] for name in GRU_PARAMETER_NAMES}  # the same arrays
+
+    def loss(_: np.ndarray) -> float:  # numerical_gradient changes one entry of inputs at a time
+        return float(np.sum(case.dhs * gru_forward(inputs["x"], inputs["h0"], params)))
+
+    hs = _call(gru_forward, inputs["x"], inputs["h0"], params)
+    check_close(
+        f"hs from gru_forward, the function the gradient check differentiates ({case.describe()})",
+        hs,
+        case.hs,
+        kind="numpy",
+        mistakes=forward_mistakes(case.x, case.h0, case.params),
+    )
+    rounding = float(np.max(np.abs(np.asarray(hs, dtype=np.float64) - case.hs)))
+    float32_note = (
+        f"\n  Your gru_forward differs from torch.nn.GRU by {rounding:.1e}, where float64 code "
+        f"agrees to about 1e-15: it rounds through float32 somewhere (.astype(np.float32), "
+        f"dtype=np.float32). float32 keeps about 7 significant digits, and the centered "
+        f"difference (L(p + eps) - L(p - eps)) / (2 * eps) with eps = 1e-5 divides that rounding "
+        f"error by 2e-5: the numerical gradient is noise. Keep the whole computation in float64."
+        if rounding > 1e-11
+        else ""
+    )
+    result = _call(
+        gru_backward,
+        case.dhs.copy(),
+        case.x.copy(),
+        case.h0.copy(),
+        np.array(hs),
+        _copy(case.params),
+    )
+    grads = expect_keys(result, GRADIENT_NAMES, "gru_backward")
+    # check_gradient can only tell a mistake from the numerical gradient, which is noisy when the
+    # forward pass is: drop the mistakes that give the right gradient on this case.
+    right = torch_gru_gradients(case.x, case.h0, case.params, case.dhs)
+    wrong = {
+        key: {
+            text: value
+            for text, value in mistakes.items()
+            if np.shape(value) != right[key].shape or not np.allclose(value, right[key], atol=1e-9)
+        }
+        for key, mistakes in backward_mistakes(
+            case.dhs, case.x, case.h0, case.hs, case.params
+        ).items()
+    }
+    errors = {}
+    for name, array in inputs.items():
+        before = array.copy()
+        numeric = _call(numerical_gradient, loss, array)
+        check_true(
+            np.array_equal(array, before),
+            f"numerical_gradient changed {name}: run the cell that defines it again.",
+        )
+        if float32_note and not rel_error(grads["d" + name], numeric) < threshold:
+            raise CheckFailure(
+                f"Gradient check for d{name} failed: relative error "
+                f"{rel_error(grads['d' + name], numeric):.2e} between your analytic gradient and "
+                f"your numerical gradient (it must be below {threshold:g})." + float32_note
+            )
+        errors["d" + name] = check_gradient(
+            "d" + name,
+            grads["d" + name],
+            numeric,
+            threshold=threshold,
+            analytic_mistakes=wrong["d" + name],
+        )
+    return errors
