@@ -34,11 +34,7 @@ def torch_rnn_from_numpy(W_x: np.ndarray, W_h: np.ndarray, b: np.ndarray) -> tor
     """
     D, H = W_x.shape
     rnn = torch.nn.RNN(D, H, nonlinearity="tanh", dtype=torch.float64)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(np.ascontiguousarray(W_x.T)))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(np.ascontiguousarray(W_h.T)))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(np.asarray(b, dtype=np.float64)))
-        rnn.bias_hh_l0.zero_()
+    _load_weights(rnn, W_x, W_h, b, suffix="_l0")
     return rnn
 
 
@@ -99,11 +95,8 @@ def torch_rnn_cell_forward(
     """One step ``h_t (B, H)`` of ``torch.nn.RNNCell`` holding the given NumPy-layout weights."""
     D, H = W_x.shape
     cell = torch.nn.RNNCell(D, H, nonlinearity="tanh", dtype=torch.float64)
+    _load_weights(cell, W_x, W_h, b)
     with torch.no_grad():
-        cell.weight_ih.copy_(torch.from_numpy(np.ascontiguousarray(W_x.T)))
-        cell.weight_hh.copy_(torch.from_numpy(np.ascontiguousarray(W_h.T)))
-        cell.bias_ih.copy_(torch.from_numpy(np.asarray(b, dtype=np.float64)))
-        cell.bias_hh.zero_()
         return cell(torch.from_numpy(x_t), torch.from_numpy(h_prev)).numpy()
 
 
@@ -122,11 +115,7 @@ def torch_hidden_gradient_norms(
     """
     D, H = W_x.shape
     cell = torch.nn.RNNCell(D, H, nonlinearity="tanh", dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_ih.copy_(torch.from_numpy(np.ascontiguousarray(W_x.T)))
-        cell.weight_hh.copy_(torch.from_numpy(np.ascontiguousarray(W_h.T)))
-        cell.bias_ih.copy_(torch.from_numpy(np.asarray(b, dtype=np.float64)))
-        cell.bias_hh.zero_()
+    _load_weights(cell, W_x, W_h, b)
     h = torch.from_numpy(h0)
     states = []
     for x_t in torch.from_numpy(x):
@@ -194,3 +183,17 @@ def random_rnn_case(seed: int, T: int, B: int, D: int, H: int, scale: float = 0.
     dhs = rng.normal(size=(T, B, H))
     hs = torch_rnn_forward(x, h0, W_x, W_h, b)
     return RNNCase(x=x, h0=h0, W_x=W_x, W_h=W_h, b=b, dhs=dhs, hs=hs)
+
+
+def _load_weights(
+    module: torch.nn.Module, W_x: np.ndarray, W_h: np.ndarray, b: np.ndarray, suffix: str = ""
+) -> None:
+    """Copy NumPy-layout weights into an nn.RNN (``suffix="_l0"``) or nn.RNNCell.
+
+    PyTorch stores the transposes, and two biases whose sum is ``b``: ``bias_hh`` is set to 0.
+    """
+    with torch.no_grad():
+        getattr(module, f"weight_ih{suffix}").copy_(torch.from_numpy(np.ascontiguousarray(W_x.T)))
+        getattr(module, f"weight_hh{suffix}").copy_(torch.from_numpy(np.ascontiguousarray(W_h.T)))
+        getattr(module, f"bias_ih{suffix}").copy_(torch.from_numpy(np.asarray(b, np.float64)))
+        getattr(module, f"bias_hh{suffix}").zero_()
