@@ -21,6 +21,7 @@ __all__ = [
     "check_close",
     "check_gradient",
     "check_true",
+    "check_uniform_init",
     "expect_keys",
     "expect_tuple",
     "rel_error",
@@ -126,6 +127,38 @@ def expect_tuple(value: Any, names: Sequence[str], what: str) -> tuple[Any, ...]
             f"{what} must return {len(names)} items {wanted}; it returned {len(value)}."
         )
     return tuple(value)
+
+
+def check_uniform_init(name: str, value: Any, bound: float, like: str) -> None:
+    """Check that parameter ``self.<name>`` was initialised uniform on ``[-bound, bound]``.
+
+    Args:
+        name: the attribute name, for the message.
+        value: the parameter's values (tensor or array).
+        bound: ``1/sqrt(H)``, PyTorch's bound for recurrent layers.
+        like: the built-in module whose initialisation is expected, e.g. ``"nn.RNN"``.
+    """
+    __tracebackhide__ = True
+    array = np.asarray(as_numpy(value), dtype=np.float64)
+    low, high = float(array.min()), float(array.max())
+    check_true(
+        bool(array.std() > 0) if array.size > 1 else True,
+        f"self.{name} is initialised to the constant {low:.3g}; initialise it at random, "
+        f"uniform on [-1/sqrt(H), 1/sqrt(H)] like {like} (with equal weights every hidden "
+        f"unit computes the same thing).",
+    )
+    check_true(
+        -bound - 1e-12 <= low and high <= bound + 1e-12,
+        f"self.{name} has values in [{low:.3g}, {high:.3g}]; initialise it like {like}, "
+        f"uniform on [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}] "
+        f"(torch.empty(...).uniform_(-bound, bound)).",
+    )
+    if array.size >= 200:  # enough samples to see the spread of a uniform distribution
+        check_true(
+            low < -bound / 2 and high > bound / 2,
+            f"self.{name} only covers [{low:.3g}, {high:.3g}]; initialise it uniform on the "
+            f"whole interval [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}].",
+        )
 
 
 def check_close(

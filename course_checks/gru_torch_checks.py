@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .compare import CheckFailure, check_close, check_true, expect_tuple
+from .compare import CheckFailure, check_close, check_true, check_uniform_init, expect_tuple
 from .guards import forbid_calls
 
 __all__ = [
@@ -530,25 +530,7 @@ def check_cell_parameters(
         return
     bound = 1.0 / math.sqrt(H)
     for name in shapes:
-        value = getattr(cell, name).detach()
-        low, high = float(value.min()), float(value.max())
-        check_true(
-            bool(value.std() > 0) if value.numel() > 1 else True,
-            f"self.{name} is initialised to the constant {low:.3g}; initialise every parameter "
-            f"like nn.GRUCell, uniform on [-1/sqrt(H), 1/sqrt(H)].",
-        )
-        check_true(
-            -bound - 1e-12 <= low and high <= bound + 1e-12,
-            f"self.{name} has values in [{low:.3g}, {high:.3g}]; initialise it like nn.GRUCell, "
-            f"uniform on [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}] "
-            f"(torch.empty(...).uniform_(-bound, bound)).",
-        )
-        if value.numel() >= 200:  # enough samples to see the spread of a uniform distribution
-            check_true(
-                low < -bound / 2 and high > bound / 2,
-                f"self.{name} only covers [{low:.3g}, {high:.3g}]; initialise it uniform on the "
-                f"whole interval [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}].",
-            )
+        check_uniform_init(name, getattr(cell, name).detach(), bound, like="nn.GRUCell")
 
 
 def _set_cell(cell: Any, params: Params, what: str) -> None:

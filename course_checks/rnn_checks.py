@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .compare import call, check_close, check_true, expect_keys, expect_tuple
+from .compare import call, check_close, check_true, check_uniform_init, expect_keys, expect_tuple
 from .guards import check_no_builtin_rnn_modules, no_builtin_rnn
 from .references import (
     RNNCase,
@@ -276,26 +276,7 @@ def check_rnn_parameters(model: torch.nn.Module, D: int, H: int) -> None:
     )
     bound = 1.0 / math.sqrt(H)
     for name in ("W_x", "W_h"):
-        value = getattr(model, name).detach()
-        low, high = float(value.min()), float(value.max())
-        check_true(
-            bool(value.std() > 0) if value.numel() > 1 else True,
-            f"self.{name} is initialised to the constant {low:.3g}; initialise it at random, "
-            f"uniform on [-1/sqrt(H), 1/sqrt(H)] like nn.RNN (with equal weights every hidden "
-            f"unit computes the same thing).",
-        )
-        check_true(
-            -bound - 1e-12 <= low and high <= bound + 1e-12,
-            f"self.{name} has values in [{low:.3g}, {high:.3g}]; initialise it like nn.RNN, "
-            f"uniform on [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}] "
-            f"(torch.empty(...).uniform_(-bound, bound)).",
-        )
-        if value.numel() >= 200:  # enough samples to see the spread of a uniform distribution
-            check_true(
-                low < -bound / 2 and high > bound / 2,
-                f"self.{name} only covers [{low:.3g}, {high:.3g}]; initialise it uniform on the "
-                f"whole interval [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}].",
-            )
+        check_uniform_init(name, getattr(model, name).detach(), bound, like="nn.RNN")
     b = model.b.detach()
     check_true(
         float(b.abs().max()) <= 2 * bound + 1e-12,
