@@ -9,6 +9,7 @@ A broken submission only ever changes its own rows.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import sys
@@ -24,8 +25,9 @@ import nbformat
 from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
-from grader.nbgrader_runner import run_nbgrader, sqlite_url
+from grader.nbgrader_runner import jupyter_dir, run_nbgrader, sqlite_url
 from grader.release import generate_assignments
+from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
 from grader.results import CellResult, write_grades_csv, write_results_json
 from grader.submissions import StrayFolder, SubmittedNotebook, find_submissions
 
@@ -45,6 +47,7 @@ class AutogradeOptions:
     db_url: str | None = None  # default: sqlite gradebook.db in the output folder
     keep_work: bool = False
     quiet: bool = False
+    limits: Limits = Limits()
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def autograde(
     db_url = options.db_url or sqlite_url(out / "gradebook.db")
     notebooks, strays = find_submissions(submitted, assignments)
     work = Path(tempfile.mkdtemp(prefix="grader-autograde-"))
+    work.chmod(0o711)  # sandbox users may pass through to their own job's folders, not list them
     try:
         template_db = work / "template" / "gradebook.db"
         template_db.parent.mkdir(parents=True)
@@ -115,10 +119,21 @@ def _grade_all(
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     env = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     graded: dict[tuple[str, str, str], list[CellResult]] = {}
+    slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def grade_in_slot(*args) -> tuple[list[CellResult], float]:
+        slot = slots.get()  # one sandbox uid per running job
+        try:
+            return _timed(grade_notebook)(*args, slot=slot)
+        finally:
+            slots.put(slot)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(
-                _timed(grade_notebook),
+                grade_in_slot,
                 submission,
                 by_name[(submission.assignment, submission.notebook)],
                 template_db,
@@ -146,6 +161,7 @@ def grade_notebook(
     autograded_dir: Path,
     options: AutogradeOptions,
     env: dict[str, str] | None = None,
+    slot: int = 0,
 ) -> list[CellResult]:
     """Autograde one valid notebook in a private nbgrader course folder: one result per cell."""
     course_root = job_dir / "course"
@@ -155,14 +171,25 @@ def grade_notebook(
     shutil.copyfile(submission.path, submitted_dir / f"{submission.notebook}.ipynb")
     database = job_dir / "gradebook.db"
     shutil.copyfile(template_db, database)
+    runtime = jupyter_dir(course_root) / "runtime"
+    runtime.mkdir(parents=True)
+    runtime.chmod(0o1777)  # the sandbox user creates the kernel's ipc sockets here
+    work_dir = course_root / "autograded" / submission.student_id / submission.assignment
+    mode = detect_mode()
+    argv = kernel_argv(work_dir.resolve(), runtime.resolve(), slot, options.limits, mode)
+    write_kernelspec(jupyter_dir(course_root) / "data", argv)
     run = run_nbgrader(
         "autograde",
         [submission.assignment, "--student", submission.student_id, "--force"],
         course_root=course_root,
         db_url=sqlite_url(database),
         timeout=options.notebook_timeout,
-        settings={"Execute.timeout": str(options.cell_timeout)},
-        env=env,
+        settings={
+            "Execute.timeout": str(options.cell_timeout),
+            "KernelManager.transport": "ipc",  # the sandbox has no network, not even loopback
+            "KernelManager.ip": str(runtime.resolve() / "kernel"),
+        },
+        env={**(env or {}), "TMPDIR": str(runtime)},  # where jupyter_client writes connection files
     )
     (job_dir / "nbgrader.log").write_text(run.log, encoding="utf-8")
     relative = Path(submission.student_id, submission.assignment, f"{submission.notebook}.ipynb")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 from nbgrader.apps.nbgraderapp import NbGraderApp
 
@@ -24,6 +25,7 @@ def run_in_child(argv: list[str], cwd: str, env: dict[str, str], log_path: str) 
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    tempfile.tempdir = None  # honour the child's TMPDIR (kernel connection files go there)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)

@@ -45,6 +45,11 @@ class RunResult:
         return self.returncode is None
 
 
+def jupyter_dir(course_root: Path) -> Path:
+    """The private Jupyter folder (config/, data/, runtime/, ipython/) of ``course_root``'s runs."""
+    return course_root.parent / f".{course_root.name}-jupyter"
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
@@ -70,7 +75,7 @@ def run_nbgrader(
         settings: extra traitlets settings, ``{"Execute.timeout": "30"}``.
         env: extra environment variables.
     """
-    private = course_root.parent / f".{course_root.name}-jupyter"
+    private = jupyter_dir(course_root)
     for sub in ("config", "data", "runtime", "ipython"):
         (private / sub).mkdir(parents=True, exist_ok=True)
     options = {
@@ -84,6 +89,8 @@ def run_nbgrader(
     environment = tool_env(
         JUPYTER_CONFIG_DIR=str(private / "config"),
         JUPYTER_RUNTIME_DIR=str(private / "runtime"),
+        JUPYTER_DATA_DIR=str(private / "data"),
+        JUPYTER_PREFER_ENV_PATH="0",  # the job's own kernelspec (the sandbox) before the venv's
         IPYTHONDIR=str(private / "ipython"),
         **(env or {}),
     )
