@@ -25,16 +25,31 @@ import nbformat
 from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
+from grader.integrity import rebuild
+from grader.limited_execute import OUTPUT_LIMIT_ERROR
 from grader.nbgrader_runner import jupyter_dir, run_nbgrader, sqlite_url
 from grader.release import generate_assignments
-from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
 from grader.results import CellResult, write_grades_csv, write_results_json
+from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
 from grader.submissions import StrayFolder, SubmittedNotebook, find_submissions
+from grader.tamper import scan_cells
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 FAILED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
 # nbgrader interrupts a cell that outlives Execute.timeout; only the grader sends that interrupt.
 TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt"}
+# nbgrader's own list, with Execute replaced by one that caps a notebook's output.
+AUTOGRADE_PREPROCESSORS = repr(
+    [
+        "grader.limited_execute.LimitedExecute",
+        "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor",
+        "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades",
+        "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +62,7 @@ class AutogradeOptions:
     db_url: str | None = None  # default: sqlite gradebook.db in the output folder
     keep_work: bool = False
     quiet: bool = False
-    limits: Limits = Limits()
+    limits: Limits = Limits()  # noqa: RUF009 (frozen, so one shared default is safe)
 
 
 @dataclass(frozen=True)
@@ -79,12 +94,12 @@ def autograde(
     try:
         template_db = work / "template" / "gradebook.db"
         template_db.parent.mkdir(parents=True)
-        generate_assignments(assignments, work / "template", sqlite_url(template_db))
+        release_dir = generate_assignments(assignments, work / "template", sqlite_url(template_db))
         _prepare_central_gradebook(db_url, template_db, assignments, work)
         by_name = {(a.name, nb.name): nb for a in assignments for nb in a.notebooks}
         gradable = [n for n in notebooks if n.status == "ok"]
         graded = _grade_all(
-            gradable, by_name, template_db, work / "jobs", out / "autograded", options
+            gradable, by_name, template_db, release_dir, work / "jobs", out / "autograded", options
         )
         results: list[CellResult] = []
         for submission in notebooks:
@@ -109,6 +124,7 @@ def _grade_all(
     gradable: list[SubmittedNotebook],
     by_name: dict[tuple[str, str], Notebook],
     template_db: Path,
+    release_dir: Path,
     jobs_dir: Path,
     autograded_dir: Path,
     options: AutogradeOptions,
@@ -130,6 +146,7 @@ def _grade_all(
         finally:
             slots.put(slot)
 
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(
@@ -137,6 +154,7 @@ def _grade_all(
                 submission,
                 by_name[(submission.assignment, submission.notebook)],
                 template_db,
+                release_dir,
                 jobs_dir / f"{index:05d}",
                 autograded_dir,
                 options,
@@ -149,7 +167,9 @@ def _grade_all(
             results, seconds = future.result()
             graded[_key(submission)] = results
             if not options.quiet:
-                _print_progress(done, len(futures), submission, results, seconds)
+                elapsed = time.monotonic() - started
+                remaining = elapsed / done * (len(futures) - done)
+                _print_progress(done, len(futures), submission, results, seconds, remaining)
     return graded
 
 
@@ -157,18 +177,37 @@ def grade_notebook(
     submission: SubmittedNotebook,
     definition: Notebook,
     template_db: Path,
+    release_dir: Path,
     job_dir: Path,
     autograded_dir: Path,
     options: AutogradeOptions,
     env: dict[str, str] | None = None,
     slot: int = 0,
 ) -> list[CellResult]:
-    """Autograde one valid notebook in a private nbgrader course folder: one result per cell."""
+    """Autograde one valid notebook in a private nbgrader course folder: one result per cell.
+
+    The notebook nbgrader sees is the release with the student's answers in it (grader.integrity);
+    answers that reach into the grader are graded ``tampered`` without running (grader.tamper).
+    """
+    release = nbformat.read(
+        release_dir / submission.assignment / f"{submission.notebook}.ipynb", as_version=4
+    )
+    rebuilt = rebuild(nbformat.read(submission.path, as_version=4), release)
+    findings = scan_cells(rebuilt.student_cells)
+    if findings:
+        return _zero_results(
+            submission,
+            definition,
+            "tampered",
+            "Not graded: this code reaches into the grader, the tests or the libraries instead "
+            "of answering the exercise (" + "; ".join(findings[:5]) + "). Your instructor will "
+            "review it.",
+        )
     course_root = job_dir / "course"
     (course_root / "source" / submission.assignment).mkdir(parents=True)
     submitted_dir = course_root / "submitted" / submission.student_id / submission.assignment
     submitted_dir.mkdir(parents=True)
-    shutil.copyfile(submission.path, submitted_dir / f"{submission.notebook}.ipynb")
+    nbformat.write(rebuilt.notebook, submitted_dir / f"{submission.notebook}.ipynb")
     database = job_dir / "gradebook.db"
     shutil.copyfile(template_db, database)
     runtime = jupyter_dir(course_root) / "runtime"
@@ -186,6 +225,8 @@ def grade_notebook(
         timeout=options.notebook_timeout,
         settings={
             "Execute.timeout": str(options.cell_timeout),
+            "Autograde.autograde_preprocessors": AUTOGRADE_PREPROCESSORS,
+            "LimitedExecute.max_output_bytes": str(options.limits.output_kb << 10),
             "KernelManager.transport": "ipc",  # the sandbox has no network, not even loopback
             "KernelManager.ip": str(runtime.resolve() / "kernel"),
         },
@@ -256,6 +297,8 @@ def _cell_result(
     if error is None:
         return result(float(score or 0.0), "failed", "The test cell did not award full points.")
     ename, evalue = error
+    if ename == OUTPUT_LIMIT_ERROR:
+        return result(0.0, "output_limit", f"Not graded: {evalue}.")
     if ename in TIMEOUT_ERRORS:
         return result(0.0, "timeout", "This cell ran out of time (an endless loop?).")
     status = "failed" if ename in FAILED_CHECK_ERRORS else "error"
@@ -353,14 +396,18 @@ def _print_progress(
     submission: SubmittedNotebook,
     results: list[CellResult],
     seconds: float,
+    remaining: float,
 ) -> None:
     score = sum(r.score for r in results)
     maximum = sum(r.max_score for r in results)
     statuses = sorted({r.status for r in results} - {"passed"})
     note = f" ({', '.join(statuses)})" if statuses else ""
+    width = 20
+    bar = "#" * (width * done // total) + "." * (width - width * done // total)
     print(
-        f"[{done}/{total}] {submission.student_id} {submission.assignment}/{submission.notebook}: "
-        f"{score:g}/{maximum:g}{note} in {seconds:.1f} s",
+        f"[{bar}] {done}/{total} ~{remaining:.0f} s left | {submission.student_id} "
+        f"{submission.assignment}/{submission.notebook}: {score:g}/{maximum:g}{note} "
+        f"in {seconds:.1f} s",
         file=sys.stderr,
         flush=True,
     )

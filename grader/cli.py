@@ -95,6 +95,11 @@ def _autograde(args: argparse.Namespace) -> int:
         keep_work=args.keep_work,
         quiet=args.quiet,
     )
+    from grader.sandbox import detect_mode
+
+    mode = detect_mode()
+    note = "bubblewrap" if mode.isolated else f"LIMITS ONLY, NOT ISOLATED ({mode.reason})"
+    print(f"sandbox: {note}", file=sys.stderr)
     try:
         report = autograde(args.submitted, args.out, options)
     except ReleaseError as error:

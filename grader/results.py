@@ -25,6 +25,10 @@ STATUSES = {
     "invalid_student_id": "a student folder whose name cannot be a student id",
     "not_a_folder": "a file where a student folder was expected",
     "grader_error": "nbgrader failed for a reason of its own; see the log",
+    "wrong_kernel": "the notebook was saved with a kernel that is not Python",
+    "extra_notebook": "a notebook that is not part of the assignment (not graded)",
+    "tampered": "the code reaches into the grader, the tests or the libraries: zero, for review",
+    "output_limit": "the notebook printed more than the grader keeps: the rest was not run",
 }
 
 

@@ -167,7 +167,7 @@ def _bwrap_args(work_dir: Path, runtime_dir: Path, limits: Limits) -> list[str]:
         args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--perms", "1777", "--size", str(512 << 20), "--tmpfs", "/tmp"]
-    read_only = _python_dirs() + [REPO_ROOT / "course_checks"]
+    read_only = [*_python_dirs(), REPO_ROOT / "course_checks"]
     created: set[str] = {"/", "/tmp"}
     for path in [*read_only, runtime_dir, work_dir]:
         for parent in reversed(path.parents):
@@ -216,7 +216,7 @@ def _python_dirs() -> list[Path]:
 
 
 def write_kernelspec(data_dir: Path, argv: list[str]) -> None:
-    """Install ``argv`` as the ``python3`` kernel for a job whose JUPYTER_DATA_DIR is ``data_dir``."""
+    """Install ``argv`` as the ``python3`` kernel of a job with JUPYTER_DATA_DIR ``data_dir``."""
     spec = data_dir / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(

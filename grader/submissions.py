@@ -25,7 +25,7 @@ class SubmittedNotebook:
     """One expected notebook of one student: where it is and whether it can be graded.
 
     ``status`` is ``"ok"`` or the reason it cannot be graded (``missing_notebook``,
-    ``invalid_notebook``); ``detail`` explains it in words.
+    ``invalid_notebook``, ``wrong_kernel``); ``detail`` explains it in words.
     """
 
     student_id: str
@@ -81,6 +81,17 @@ def find_submissions(
                     )
                 )
                 continue
+            expected = {f"{notebook.name}.ipynb" for notebook in assignment.notebooks}
+            for extra in sorted(assignment_dir.glob("*.ipynb")):
+                if extra.name not in expected:
+                    strays.append(
+                        StrayFolder(
+                            student_id,
+                            assignment.name,
+                            "extra_notebook",
+                            f"{extra.name} is not part of {assignment.name}; it was not graded",
+                        )
+                    )
             for notebook in assignment.notebooks:
                 path = assignment_dir / f"{notebook.name}.ipynb"
                 status, detail = validate_notebook(path)
@@ -116,4 +127,16 @@ def validate_notebook(path: Path) -> tuple[str, str]:
     except Exception as error:
         reason = str(error).splitlines()[0][:200]
         return "invalid_notebook", f"{path.name} is not a valid notebook ({reason})"
+    kernelspec = notebook.metadata.get("kernelspec") or {}
+    language = str(
+        kernelspec.get("language")
+        or notebook.metadata.get("language_info", {}).get("name", "python")
+    )
+    name = str(kernelspec.get("name", "python3"))
+    if language.lower() != "python" or not name.lower().startswith("python"):
+        return (
+            "wrong_kernel",
+            f"{path.name} was saved with the kernel {name!r} ({language}); the exercises are "
+            "Python notebooks: open it with the Python 3 kernel and submit it again",
+        )
     return "ok", ""

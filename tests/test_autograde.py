@@ -80,7 +80,7 @@ def _build_class(root: Path) -> dict[str, str]:
     loop = f"def {last_function}(*args, **kwargs):\n    while True:\n        pass\n"
     put("erin", first, with_code_in(ASSIGNMENT, first, last_cell, loop))
     second_cell = _solution_cells(second)[0][0]
-    put("erin", second, with_code_in(ASSIGNMENT, second, second_cell, "import os\nos._exit(3)"))
+    put("erin", second, with_code_in(ASSIGNMENT, second, second_cell, "exit()"))
     # frank: a folder for an assignment that does not exist; "bad id!" cannot be a student id
     put("frank", "whatever", student_solution(ASSIGNMENT, first))
     shutil.move(str(root / "frank" / ASSIGNMENT), str(root / "frank" / "no_such_assignment"))
