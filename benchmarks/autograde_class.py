@@ -37,7 +37,8 @@ from tests.factory import all_mistakes, student_solution, with_mistake  # noqa: 
 from tests.mistakes.catalogue import Mistake  # noqa: E402
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS\n?", re.DOTALL)
-PROGRESS = re.compile(r"\[\d+/\d+\] (\S+) (\S+): .* in ([\d.]+) s$")
+# The grader's progress line for the breakdown's only student: "… probe a/nb: 20/20 in 5.1 s".
+PROGRESS = re.compile(r"\bprobe (\S+/\S+): .* in ([\d.]+) s$")
 Key = tuple[str, str, str]  # (student_id, assignment, notebook)
 
 
@@ -78,6 +79,7 @@ def make_submission(
         try:
             nb = with_mistake(rng.choice([m for m in mistakes if m.notebook == name]))
         except (IndexError, AssertionError):  # none catalogued, or the catalogue is out of date
+            log(f"  no usable catalogued mistake for {name}: stubbing one solution cell instead")
             nb = with_one_stub(nb, notebook)
     for cell in nb.cells:
         cell.source = HIDDEN_TESTS.sub("", cell.source)
@@ -101,6 +103,7 @@ def with_one_stub(nb: NotebookNode, notebook: Notebook) -> NotebookNode:
 
 
 def timed(function: Callable[[], object]) -> float:
+    """Wall-clock seconds that ``function()`` takes."""
     started = time.monotonic()
     function()
     return time.monotonic() - started
@@ -157,6 +160,7 @@ def run_plain(submitted: Path, course: Path, assignments: list[Assignment]) -> t
 
 
 def plain_scores(course: Path, keys: list[Key]) -> dict[Key, float]:
+    """Each submission's total score in plain nbgrader's gradebook (absent when not graded)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     scores: dict[Key, float] = {}
@@ -183,6 +187,7 @@ def run_grader(submitted: Path, out: Path, jobs: int, quiet: bool = True) -> tup
 
 
 def grader_scores(out: Path) -> dict[Key, float]:
+    """Each submission's total score in the grader's ``grades.csv``."""
     scores: dict[Key, float] = defaultdict(float)
     with (out / "grades.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -215,6 +220,7 @@ def median_of(function: Callable[[], object], runs: int = 3) -> float:
 
 
 def kernel_round_trip() -> None:
+    """Start a python3 kernel, wait until it answers, shut it down."""
     from jupyter_client import KernelManager
 
     manager = KernelManager(kernel_name="python3")
@@ -255,7 +261,9 @@ def breakdown(tmp: Path, assignments: list[Assignment]) -> None:
             nbformat.write(nb, path)
     log("breakdown: grader --jobs 1 on one correct submission of each notebook …")
     total, stderr = run_grader(probe, tmp / "probe-out", jobs=1, quiet=False)
-    per_notebook = {m[2]: float(m[3]) for m in map(PROGRESS.match, stderr.splitlines()) if m}
+    per_notebook = {m[1]: float(m[2]) for m in map(PROGRESS.search, stderr.splitlines()) if m}
+    if not per_notebook:
+        log("  could not read per-notebook times from the grader's progress lines")
     log("breakdown: nbclient Run all, kernel start, imports …")
     (tmp / "run-all").mkdir()
     python = [sys.executable, "-c"]
