@@ -158,11 +158,11 @@ def kernel_argv(
 
 def _bwrap_args(work_dir: Path, runtime_dir: Path, limits: Limits) -> list[str]:
     args = _namespace_args()  # no user namespace: the sandbox drops to its uid itself
-    for path in SYSTEM_DIRS:
-        if Path(path).exists():
-            args += ["--ro-bind", path, path] if not Path(path).is_symlink() else []
-            if Path(path).is_symlink():
-                args += ["--symlink", os.readlink(path), path]
+    for path in SYSTEM_DIRS:  # merged-/usr systems link /bin, /lib… into /usr: keep the links
+        if Path(path).is_symlink():
+            args += ["--symlink", os.readlink(path), path]
+        elif Path(path).exists():
+            args += ["--ro-bind", path, path]
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]

@@ -161,6 +161,9 @@ def _structural_attacks() -> dict[str, tuple[nbformat.NotebookNode | str, str]]:
     }
 
 
+STRUCTURAL_ATTACKS = _structural_attacks()
+
+
 def _honest(submitted: Path) -> None:
     write(
         student_solution(ASSIGNMENT, NOTEBOOK),
@@ -180,7 +183,8 @@ def _grade(submitted: Path, out: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("attacks")
-    honest_only = _grade(_make_honest(root / "honest"), root / "honest-out")
+    _honest(root / "honest")
+    honest_only = _grade(root / "honest", root / "honest-out")
     submitted, out = root / "submitted", root / "out"
     _honest(submitted)
     readme = hashlib.sha256((REPO / "README.md").read_bytes()).hexdigest()
@@ -190,7 +194,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
             _with_attack(code),
             submitted / attack.id.replace("_", "-") / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
         )
-    for name, (content, _) in _structural_attacks().items():
+    for name, (content, _) in STRUCTURAL_ATTACKS.items():
         path = submitted / name.replace("_", "-") / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
         if isinstance(content, str):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,11 +203,6 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
             write(content, path)
     rows = _grade(submitted, out)
     return {"rows": rows, "honest_only": honest_only, "out": out, "readme": readme}
-
-
-def _make_honest(submitted: Path) -> Path:
-    _honest(submitted)
-    return submitted
 
 
 def _rows_of(rows: list[dict[str, str]], student: str) -> list[dict[str, str]]:
@@ -224,10 +223,10 @@ def test_attack_gains_nothing(batch: dict, attack: Attack) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(_structural_attacks()))
+@pytest.mark.parametrize("name", list(STRUCTURAL_ATTACKS))
 def test_notebook_attack_gains_nothing(batch: dict, name: str) -> None:
     rows = _rows_of(batch["rows"], name.replace("_", "-"))
-    expected = _structural_attacks()[name][1]
+    expected = STRUCTURAL_ATTACKS[name][1]
     assert rows and sum(float(r["score"]) for r in rows) == 0
     assert sum(float(r["max_score"]) for r in rows) == 17, "points come from the instructor"
     statuses = {r["status"] for r in rows}
