@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_checks.replay import RECORD_ENV
 from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
@@ -29,19 +30,22 @@ from grader.integrity import rebuild
 from grader.limited_execute import OUTPUT_LIMIT_ERROR
 from grader.nbgrader_runner import jupyter_dir, run_nbgrader, sqlite_url
 from grader.release import generate_assignments
+from grader.replay_verdicts import MISMATCH_ERROR
 from grader.results import CellResult, write_grades_csv, write_results_json
 from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
 from grader.submissions import StrayFolder, SubmittedNotebook, find_submissions
-from grader.tamper import scan_cells
+from grader.tamper import scan_cells, test_helpers
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 FAILED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
 # nbgrader interrupts a cell that outlives Execute.timeout; only the grader sends that interrupt.
 TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt"}
-# nbgrader's own list, with Execute replaced by one that caps a notebook's output.
+# nbgrader's own list, with Execute replaced by one that caps a notebook's output, and every
+# passed test re-checked in the grading process from the answers the kernel recorded.
 AUTOGRADE_PREPROCESSORS = repr(
     [
         "grader.limited_execute.LimitedExecute",
+        "grader.replay_verdicts.ReplayVerdicts",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
@@ -193,7 +197,7 @@ def grade_notebook(
         release_dir / submission.assignment / f"{submission.notebook}.ipynb", as_version=4
     )
     rebuilt = rebuild(nbformat.read(submission.path, as_version=4), release)
-    findings = scan_cells(rebuilt.student_cells)
+    findings = scan_cells(rebuilt.student_cells, test_helpers(release))
     if findings:
         return _zero_results(
             submission,
@@ -227,10 +231,13 @@ def grade_notebook(
             "Execute.timeout": str(options.cell_timeout),
             "Autograde.autograde_preprocessors": AUTOGRADE_PREPROCESSORS,
             "LimitedExecute.max_output_bytes": str(options.limits.output_kb << 10),
+            "ReplayVerdicts.cell_timeout": str(options.cell_timeout),
             "KernelManager.transport": "ipc",  # the sandbox has no network, not even loopback
             "KernelManager.ip": str(runtime.resolve() / "kernel"),
         },
-        env={**(env or {}), "TMPDIR": str(runtime)},  # where jupyter_client writes connection files
+        # TMPDIR: where jupyter_client writes connection files; the record switch reaches a kernel
+        # that runs without bubblewrap (with it, the kernel's environment is kernel_env()).
+        env={**(env or {}), "TMPDIR": str(runtime), RECORD_ENV: "1"},
     )
     (job_dir / "nbgrader.log").write_text(run.log, encoding="utf-8")
     relative = Path(submission.student_id, submission.assignment, f"{submission.notebook}.ipynb")
@@ -301,6 +308,8 @@ def _cell_result(
         return result(0.0, "output_limit", f"Not graded: {evalue}.")
     if ename in TIMEOUT_ERRORS:
         return result(0.0, "timeout", "This cell ran out of time (an endless loop?).")
+    if ename == MISMATCH_ERROR:
+        return result(0.0, "tampered", f"{evalue} Your instructor will review it.")
     status = "failed" if ename in FAILED_CHECK_ERRORS else "error"
     message = f"{ename}: {evalue}" if evalue else f"{ename} (no message)"
     return result(float(score or 0.0), status, message)

@@ -2,9 +2,9 @@
 
 Importing nbgrader takes about three seconds (it pulls in Jupyter Server); a batch grades hundreds
 of notebooks. The grader therefore starts one multiprocessing *forkserver* that imports nbgrader
-once (this module is its preload), and forks a fresh child for every nbgrader command. Each child
-is a new process with its own working folder, environment and output, that runs exactly what
-``python -m nbgrader ARGS`` runs, then exits.
+(and the re-check's NumPy and PyTorch) once, as this module is its preload, and forks a fresh
+child for every nbgrader command. Each child is a new process with its own working folder,
+environment and output, that runs exactly what ``python -m nbgrader ARGS`` runs, then exits.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import sys
 import tempfile
 
 from nbgrader.apps.nbgraderapp import NbGraderApp
+
+import grader.replay_verdicts  # noqa: F401 (preloaded: the re-check needs numpy, torch and the tests)
 
 
 def run_in_child(argv: list[str], cwd: str, env: dict[str, str], log_path: str) -> None:

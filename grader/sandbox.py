@@ -29,6 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_checks.replay import RECORD_ENV
 from grader.paths import REPO_ROOT
 
 # Each concurrent job runs as its own uid, so that RLIMIT_NPROC (counted per uid) of one
@@ -205,6 +206,7 @@ def kernel_env() -> dict[str, str]:
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
         "GRADER_SANDBOX": "1",
+        RECORD_ENV: "1",  # test cells record the student's answers for the grader's re-check
     }
 
 

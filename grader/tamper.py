@@ -120,22 +120,82 @@ WRITABLE_ROOTS = frozenset({"self"})
 WRITABLE_ATTRIBUTES = frozenset({"data", "grad", "requires_grad"})
 
 
-def scan_cells(cells: list[NotebookNode]) -> list[str]:
-    """Findings (one sentence each) for the student's code cells; empty when nothing is flagged."""
+def scan_cells(cells: list[NotebookNode], protected: frozenset[str] = frozenset()) -> list[str]:
+    """Findings (one sentence each) for the student's code cells; empty when nothing is flagged.
+
+    ``protected``: the names the instructor's cells import for the tests (:func:`test_helpers`);
+    a student's cell that binds one of them replaces a test helper or a reference.
+    """
     findings: list[str] = []
     for number, cell in enumerate(cells, start=1):
-        findings += [f"cell {number}: {finding}" for finding in scan_source(cell.source)]
+        findings += [f"cell {number}: {finding}" for finding in scan_source(cell.source, protected)]
     return findings
 
 
-def scan_source(source: str) -> list[str]:
+def scan_source(source: str, protected: frozenset[str] = frozenset()) -> list[str]:
     """Findings for one cell's source (IPython syntax allowed)."""
-    python = TransformerManager().transform_cell(source)
-    try:
-        tree = ast.parse(python)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return []  # it cannot run either: the tests report it
-    return _Scanner().findings_for(tree)
+    findings = _Scanner().findings_for(tree)
+    bound = defined_names(source) | {
+        name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names
+    }
+    findings += [
+        f"binds {name}, which the tests import from course_checks"
+        for name in sorted(bound & protected)
+    ]
+    return findings
+
+
+def test_helpers(notebook: NotebookNode) -> frozenset[str]:
+    """The names the instructor's given cells import from ``course_checks``."""
+    names: set[str] = set()
+    for cell in notebook.cells:
+        info = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if cell.cell_type != "code" or info.get("solution") or info.get("grade"):
+            continue
+        tree = _parse(cell.source)
+        for node in ast.walk(tree) if tree is not None else []:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_checks"):
+                names.update(alias.asname or alias.name for alias in node.names)
+    return frozenset(names - {"*"})
+
+
+def defined_names(source: str, imports: bool = True) -> set[str]:
+    """The names a cell binds at its top level: functions, classes, assignments (and imports)."""
+    tree = _parse(source)
+    names: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            return  # its body binds local names only
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+            return
+        if isinstance(node, ast.Import | ast.ImportFrom) and imports:
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    if tree is not None:
+        visit(tree)
+    return names
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return None
 
 
 class _Scanner(ast.NodeVisitor):

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_checks import replay
 from tests.conftest import read_csv, run_grader
 from tests.factory import EXERCISES, REPO, student_solution, write
 
@@ -84,6 +85,20 @@ ATTACKS = [
         "failed",
         f"open({str(REPO / 'README.md')!r}, 'w').write('owned')",
         "delete or overwrite the instructor's files",
+    ),
+    Attack(
+        "shadow_helpers",
+        "tampered",
+        "def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n    return h_prev * 0\n"
+        "def check_close(*args, **kwargs):\n    pass",
+        "replace a test helper by defining one of the same name",
+    ),
+    Attack(
+        "hidden_rebinding",
+        "tampered",
+        "def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n    return h_prev * 0\n"
+        "def _quiet():\n    global check_close\n    check_close = print\n_quiet()",
+        "the same, from inside a function (the replay catches it too: tests/test_replay.py)",
     ),
     Attack(
         "exception_hook",
@@ -244,6 +259,13 @@ def test_honest_grades_unchanged_by_attackers(batch: dict) -> None:
 
     assert scores(batch["rows"]) == scores(batch["honest_only"])
     assert sum(float(r["score"]) for r in _rows_of(batch["rows"], "alice")) == 17
+
+
+@pytest.mark.slow
+def test_no_recorded_answers_reach_the_output(batch: dict) -> None:
+    marker = replay.MIME_TYPE.encode()
+    leaked = [p for p in batch["out"].rglob("*") if p.is_file() and marker in p.read_bytes()]
+    assert not leaked, leaked
 
 
 @pytest.mark.slow
