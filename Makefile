@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv sandbox book test test-fast lint format release check clean lab
+.PHONY: all venv sandbox postgres book test test-fast lint format release check clean lab
 
 all: book
 
@@ -31,12 +31,20 @@ sandbox:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 		echo "warning: bubblewrap is not installed; the grader will run kernels with limits only"
 
+## PostgreSQL from Debian's packages, for the test that grades into a database URL
+## (tests/test_postgres.py starts a throwaway server on a Unix socket, then stops it).
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+		echo "warning: PostgreSQL is not installed; tests/test_postgres.py will fail"
+
 ## Build the HTML book into _build/html, executing every chapter (cached in _build/.jupyter_cache).
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 ## Set up, then run the whole test suite (real nbgrader, real kernels, real book build).
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox postgres
 	$(BIN)/python -m pytest
 
 ## The quick part of the suite, for the edit-test loop.
