@@ -15,7 +15,27 @@ import tempfile
 
 from nbgrader.apps.nbgraderapp import NbGraderApp
 
-import grader.replay_verdicts  # noqa: F401 (preloaded: the re-check needs numpy, torch and the tests)
+import grader.replay_verdicts  # noqa: F401 (preloaded, as are the libraries the re-check runs)
+
+
+def _preload_recheck_libraries() -> None:
+    """Import what the re-check of test cells runs, once here rather than in every child.
+
+    Each child would otherwise spend about 2 s importing PyTorch and matplotlib (measured with
+    benchmarks/autograde_class.py). Importing starts no thread pools, so forking stays safe.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # the given cells' figures are drawn nowhere
+    import matplotlib.pyplot
+    import torch  # noqa: F401
+
+    import course_checks.gru_numpy_checks
+    import course_checks.gru_torch_checks
+    import course_checks.rnn_checks  # noqa: F401
+
+
+_preload_recheck_libraries()
 
 
 def run_in_child(argv: list[str], cwd: str, env: dict[str, str], log_path: str) -> None:
