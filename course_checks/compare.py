@@ -288,7 +288,7 @@ def _explain_mismatch(
         return f"{name}: your function returned None. Did you forget the `return` statement?"
     if isinstance(got, tuple | list) and not isinstance(expected, tuple | list):
         if got and all(hasattr(item, "shape") for item in got):
-            stack = "torch.stack" if _is_tensor(got[0]) else "np.stack"
+            stack = "torch.stack" if replay.is_tensor(got[0]) else "np.stack"
             return (
                 f"{name}: expected one array of shape {np.shape(as_numpy(expected))}, got a "
                 f"{type(got).__name__} of {len(got)} arrays of shape "
@@ -301,7 +301,7 @@ def _explain_mismatch(
         )
     if kind == "numpy" and not isinstance(got, np.ndarray):
         return f"{name}: expected a NumPy array, got {type(got).__name__}."
-    if kind == "torch" and not _is_tensor(got):
+    if kind == "torch" and not replay.is_tensor(got):
         return f"{name}: expected a torch tensor, got {type(got).__name__}."
     got_array = np.asarray(as_numpy(got))
     expected_array = np.asarray(as_numpy(expected), dtype=np.float64)
@@ -352,10 +352,6 @@ def _explain_mismatch(
             lines.append(f"  Hint: {hint}")
         return "\n".join(lines)
     return ""
-
-
-def _is_tensor(value: Any) -> bool:
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
 def _matching_mistake(
@@ -415,7 +411,7 @@ def _shape_text(value: Any) -> str:
 def _describe_argument(value: Any) -> str:
     array = as_numpy(value)
     if isinstance(array, np.ndarray):
-        return f"{'tensor' if _is_tensor(value) else 'array'}{array.shape} {array.dtype}"
+        return f"{'tensor' if replay.is_tensor(value) else 'array'}{array.shape} {array.dtype}"
     return type(value).__name__
 
 

@@ -179,7 +179,7 @@ def _encode(value: Any, depth: int) -> dict[str, Any]:
         return {"t": "int", "v": str(value)}
     if isinstance(value, float):
         return {"t": "float", "v": value.hex()}
-    if _is_tensor(value) and depth < MAX_DEPTH:
+    if is_tensor(value) and depth < MAX_DEPTH:
         try:
             array = value.detach().cpu().numpy()
         except (TypeError, RuntimeError):  # e.g. bfloat16 has no NumPy dtype
@@ -257,7 +257,8 @@ def _from_npy(text: str) -> np.ndarray:
     return array
 
 
-def _is_tensor(value: Any) -> bool:
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor, without importing torch."""
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
@@ -296,7 +297,7 @@ def _signature(args: tuple, kwargs: Mapping[str, Any]) -> list[str]:
 
     def describe(value: Any) -> str:
         shape = getattr(value, "shape", None)
-        if isinstance(value, np.ndarray) or _is_tensor(value):
+        if isinstance(value, np.ndarray) or is_tensor(value):
             return f"{type(value).__name__}{tuple(shape)}"
         if callable(value):
             return "callable"

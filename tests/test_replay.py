@@ -69,56 +69,62 @@ def test_malformed_or_pickled_records_are_refused() -> None:
             replay.decode(bad)
 
 
-def _record(function, *args) -> dict:
-    """What the kernel records for ``call(function, *args)``, made here without a kernel."""
-    leaves = dict(replay._array_leaves(args, {}))
-    before = {path: array.copy() for path, array in leaves.items()}
-    record = {"call": function.__name__, "args": replay._signature(args, {})}
-    try:
-        record["result"] = replay.encode(function(*args))
-    except Exception as error:
-        record["error"] = ["CheckFailure", str(error)]
-    record["mutated"] = [
-        [list(path), replay.encode(array)]
-        for path, array in leaves.items()
-        if not np.array_equal(array, before[path])
-    ]
-    return record
+@pytest.fixture
+def record(monkeypatch: pytest.MonkeyPatch):
+    """``record(function, *args)``: what the kernel records for ``call(function, *args)``.
+
+    The real recording path of :func:`course_checks.call`, with the display output (the one
+    thing that needs a kernel) caught in a list.
+    """
+    emitted: list[dict] = []
+    monkeypatch.setattr(replay, "_emit", emitted.append)
+
+    def run(function, *args) -> dict:
+        monkeypatch.setattr(replay, "_mode", "record")
+        try:
+            call(function, *args)
+        except CheckFailure:
+            pass
+        finally:
+            monkeypatch.setattr(replay, "_mode", "normal")
+        return json.loads(json.dumps(emitted.pop()))  # as it travels: JSON
+
+    return run
 
 
-def test_replay_answers_from_the_record_and_applies_changes_to_arguments() -> None:
+def test_replay_answers_from_the_record_and_applies_changes_to_arguments(record) -> None:
     def scale_in_place(a):
         a *= 2
         return a.sum()
 
     x = np.ones(3)
-    record = _record(scale_in_place, x.copy())
+    recorded = record(scale_in_place, x.copy())
     stub = replay.Stub("scale_in_place")
     fresh = np.ones(3)
-    with replay.replaying([record]):
+    with replay.replaying([recorded]):
         assert call(stub, fresh) == 6.0
     assert np.array_equal(fresh, [2.0, 2.0, 2.0]), "the replay shows the change the student made"
 
 
-def test_replay_refuses_missing_extra_and_mismatched_records() -> None:
-    record = _record(np.tanh, np.zeros(3))
+def test_replay_refuses_missing_extra_and_mismatched_records(record) -> None:
+    recorded = record(np.tanh, np.zeros(3))
     stub = replay.Stub("tanh")
     with pytest.raises(replay.ReplayError, match="no recorded answer"), replay.replaying([]):
         call(stub, np.zeros(3))
-    extra = replay.replaying([record, record])
+    extra = replay.replaying([recorded, recorded])
     with pytest.raises(replay.ReplayError, match="not made by the test"), extra:
         call(stub, np.zeros(3))
-    with pytest.raises(replay.ReplayError, match="does not match"), replay.replaying([record]):
+    with pytest.raises(replay.ReplayError, match="does not match"), replay.replaying([recorded]):
         call(stub, np.zeros(4))
     with pytest.raises(replay.ReplayError, match=r"outside course_checks\.call"):
         stub(np.zeros(3))
 
 
-def test_a_recorded_failure_is_replayed_as_that_failure() -> None:
+def test_a_recorded_failure_is_replayed_as_that_failure(record) -> None:
     def broken(a):
         raise ValueError("shapes")
 
-    with pytest.raises(CheckFailure, match="shapes"), replay.replaying([_record(broken, 1.0)]):
+    with pytest.raises(CheckFailure, match="shapes"), replay.replaying([record(broken, 1.0)]):
         call(replay.Stub("broken"), 1.0)
 
 
