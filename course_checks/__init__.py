@@ -6,7 +6,9 @@ Import in a notebook with ``from course_checks import check_close, call, rel_err
 - ``references``: reference values computed by PyTorch's own modules, in the course's layout;
 - ``wrong_answers``: what known wrong implementations produce, so that feedback can name them;
 - ``rnn_checks``: composite checks of the vanilla-RNN exercise;
-- ``guards``: hidden-test guards against calling the built-in modules.
+- ``guards``: hidden-test guards against calling the built-in modules;
+- ``probes``: the part of a test that runs the student's objects and returns data, recorded;
+- ``replay``: the record of the student's answers, replayed by the grader's re-check.
 """
 
 from .compare import (
@@ -21,6 +23,7 @@ from .compare import (
     rel_error,
 )
 from .guards import RNN_BUILTINS, check_no_builtin_rnn_modules, forbid_calls, no_builtin_rnn
+from .probes import run_probe
 
 __all__ = [
     "RNN_BUILTINS",
@@ -36,4 +39,5 @@ __all__ = [
     "forbid_calls",
     "no_builtin_rnn",
     "rel_error",
+    "run_probe",
 ]

@@ -24,9 +24,11 @@ __all__ = [
     "check_gradient",
     "check_true",
     "check_uniform_init",
+    "check_uniform_spread",
     "expect_keys",
     "expect_tuple",
     "rel_error",
+    "uniform_spread",
 ]
 
 
@@ -137,6 +139,12 @@ def expect_tuple(value: Any, names: Sequence[str], what: str) -> tuple[Any, ...]
     return tuple(value)
 
 
+def uniform_spread(value: Any) -> tuple[float, float, float, int]:
+    """``(min, max, std, count)`` of a tensor's or an array's values: what an init check judges."""
+    array = np.asarray(as_numpy(value), dtype=np.float64)
+    return float(array.min()), float(array.max()), float(array.std()), int(array.size)
+
+
 def check_uniform_init(name: str, value: Any, bound: float, like: str) -> None:
     """Check that parameter ``self.<name>`` was initialised uniform on ``[-bound, bound]``.
 
@@ -147,10 +155,17 @@ def check_uniform_init(name: str, value: Any, bound: float, like: str) -> None:
         like: the built-in module whose initialisation is expected, e.g. ``"nn.RNN"``.
     """
     __tracebackhide__ = True
-    array = np.asarray(as_numpy(value), dtype=np.float64)
-    low, high = float(array.min()), float(array.max())
+    check_uniform_spread(name, uniform_spread(value), bound, like)
+
+
+def check_uniform_spread(
+    name: str, spread: tuple[float, float, float, int], bound: float, like: str
+) -> None:
+    """:func:`check_uniform_init` on the :func:`uniform_spread` of the values."""
+    __tracebackhide__ = True
+    low, high, std, size = spread
     check_true(
-        bool(array.std() > 0) if array.size > 1 else True,
+        std > 0 if size > 1 else True,
         f"self.{name} is initialised to the constant {low:.3g}; initialise it at random, "
         f"uniform on [-1/sqrt(H), 1/sqrt(H)] like {like} (with equal weights every hidden "
         f"unit computes the same thing).",
@@ -161,7 +176,7 @@ def check_uniform_init(name: str, value: Any, bound: float, like: str) -> None:
         f"uniform on [-1/sqrt(H), 1/sqrt(H)] = [{-bound:.3g}, {bound:.3g}] "
         f"(torch.empty(...).uniform_(-bound, bound)).",
     )
-    if array.size >= 200:  # enough samples to see the spread of a uniform distribution
+    if size >= 200:  # enough samples to see the spread of a uniform distribution
         check_true(
             low < -bound / 2 and high > bound / 2,
             f"self.{name} only covers [{low:.3g}, {high:.3g}]; initialise it uniform on the "

@@ -10,16 +10,19 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 
-from .compare import call, check_close, check_true, check_uniform_init, expect_keys, expect_tuple
+from .compare import call, check_close, check_true, check_uniform_spread, expect_keys, expect_tuple
 from .guards import check_no_builtin_rnn_modules, no_builtin_rnn
+from .probes import attempt, backward, outcome, parameter_facts, recorded_gradients, run_probe
 from .references import (
     RNNCase,
     numpy_weights_from_torch,
+    random_rnn_case,
     torch_rnn_cell_forward,
     torch_rnn_forward,
     torch_rnn_gradients,
@@ -37,6 +40,10 @@ __all__ = [
     "check_loaded_weights",
     "check_module_gradients",
     "check_rnn_backward",
+    "check_rnn_device",
+    "check_rnn_h0_default",
+    "check_rnn_load_from_torch",
+    "check_rnn_module",
     "check_rnn_outputs",
     "check_rnn_parameters",
     "check_torch_rnn_step",
@@ -46,6 +53,8 @@ __all__ = [
 
 GRADIENT_NAMES = ("dx", "dh0", "dW_x", "dW_h", "db")
 PARAMETER_SHAPES = {"W_x": ("D", "H"), "W_h": ("H", "H"), "b": ("H",)}
+# The inputs of rnn_step, and the names of their gradients in torch_rnn_gradients.
+STEP_INPUTS = {"x_t": "dx", "h_prev": "dh0", "W_x": "dW_x", "W_h": "dW_h", "b": "db"}
 
 
 def _describe(case: RNNCase) -> str:
@@ -74,6 +83,45 @@ def check_rnn_backward(rnn_backward: Callable[..., Any], quantity: str, case: RN
     )
 
 
+def _step_cases(x_t: np.ndarray, h_prev: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The three cases of the step test: input term only, recurrent term only, both."""
+    return [
+        ("h_prev = 0: only the input term x_t @ W_x + b", x_t, np.zeros_like(h_prev)),
+        ("x_t = 0: only the recurrent term h_prev @ W_h + b", np.zeros_like(x_t), h_prev),
+        ("both terms", x_t, h_prev),
+    ]
+
+
+def _step_draw(seed: int, B: int, D: int, H: int) -> tuple[np.ndarray, ...]:
+    """``x_t, h_prev, W_x, W_h, b, g`` of the step test, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    x_t, h_prev = rng.normal(size=(B, D)), rng.normal(size=(B, H))
+    W_x, W_h = rng.normal(scale=0.5, size=(D, H)), rng.normal(scale=0.5, size=(H, H))
+    b, g = rng.normal(scale=0.5, size=H), rng.normal(size=(B, H))
+    return x_t, h_prev, W_x, W_h, b, g
+
+
+def _probe_rnn_step(
+    rnn_step: Callable[..., Any], seed: int, B: int, D: int, H: int, guarded: bool
+) -> dict[str, Any]:
+    """The student's step on the three cases; then backpropagate ``sum(g ⊙ h_t)`` of the last."""
+    x_t, h_prev, W_x, W_h, b, g = _step_draw(seed, B, D, H)
+    steps: list[dict[str, Any]] = []
+    for _, x_case, h_case in _step_cases(x_t, h_prev):
+        inputs = [torch.from_numpy(a).clone().requires_grad_(True) for a in (x_case, h_case)]
+        weights = [torch.from_numpy(a).clone().requires_grad_(True) for a in (W_x, W_h, b)]
+        with no_builtin_rnn() if guarded else contextlib.nullcontext():
+            steps.append(attempt(call, rnn_step, *inputs, *weights))
+        if "failure" in steps[-1]:
+            return {"steps": steps}
+    h_t = steps[-1]["value"]
+    tensors = dict(zip(STEP_INPUTS, [*inputs, *weights], strict=True))
+    return {
+        "steps": steps,
+        "backward": backward(lambda: (h_t * torch.from_numpy(g)).sum(), tensors),
+    }
+
+
 def check_torch_rnn_step(
     rnn_step: Callable[..., Any], seed: int, B: int, D: int, H: int, *, guarded: bool = False
 ) -> None:
@@ -85,46 +133,36 @@ def check_torch_rnn_step(
     under :func:`~course_checks.guards.no_builtin_rnn` (the references run outside it).
     """
     __tracebackhide__ = True
-    rng = np.random.default_rng(seed)
-    x_t, h_prev = rng.normal(size=(B, D)), rng.normal(size=(B, H))
-    W_x, W_h = rng.normal(scale=0.5, size=(D, H)), rng.normal(scale=0.5, size=(H, H))
-    b, g = rng.normal(scale=0.5, size=H), rng.normal(size=(B, H))
-    cases = [
-        ("h_prev = 0: only the input term x_t @ W_x + b", x_t, np.zeros((B, H))),
-        ("x_t = 0: only the recurrent term h_prev @ W_h + b", np.zeros((B, D)), h_prev),
-        ("both terms", x_t, h_prev),
-    ]
-    for label, x_case, h_case in cases:
-        inputs = [torch.from_numpy(a).clone().requires_grad_(True) for a in (x_case, h_case)]
-        weights = [torch.from_numpy(a).clone().requires_grad_(True) for a in (W_x, W_h, b)]
-        with no_builtin_rnn() if guarded else contextlib.nullcontext():
-            h_t = call(rnn_step, *inputs, *weights)
+    x_t, h_prev, W_x, W_h, b, g = _step_draw(seed, B, D, H)
+    result = run_probe(_probe_rnn_step, rnn_step, seed, B, D, H, guarded)
+    # The probe stops at its first failure; outcome() raises it in its place.
+    for (label, x_case, h_case), step in zip(
+        _step_cases(x_t, h_prev), result["steps"], strict=False
+    ):
         check_close(
             f"h_t from rnn_step ({label})",
-            h_t,
+            outcome(step),
             torch_rnn_cell_forward(x_case, h_case, W_x, W_h, b),
             kind="torch",
             mistakes=cell_mistakes(x_case, h_case, W_x, W_h, b),
         )
-    check_true(
-        h_t.requires_grad,
+    grads = recorded_gradients(
+        result["backward"],
         "The h_t returned by rnn_step does not require grad, so autograd cannot differentiate "
         "it. Compute it with torch operations on the tensors you are given: no .numpy(), "
         ".detach(), .data, or new tensors built from their values.",
     )
-    (h_t * torch.from_numpy(g)).sum().backward()
     expected = torch_rnn_gradients(x_t[None], h_prev, W_x, W_h, b, g[None])
     expected["dx"] = expected["dx"][0]
-    names = {"x_t": "dx", "h_prev": "dh0", "W_x": "dW_x", "W_h": "dW_h", "b": "db"}
-    for (name, key), tensor in zip(names.items(), [*inputs, *weights], strict=True):
+    for name, key in STEP_INPUTS.items():
         check_true(
-            tensor.grad is not None,
+            grads[name] is not None,
             f"{name}.grad is None after backward(): rnn_step must use {name} through torch "
             f"operations (no .numpy(), .detach() or .data).",
         )
         check_close(
             f"the gradient of sum(g * h_t) with respect to {name} (autograd through rnn_step)",
-            tensor.grad,
+            grads[name],
             expected[key],
             kind="torch",
         )
@@ -232,105 +270,296 @@ def check_rnn_outputs(
     return difference
 
 
-def check_rnn_parameters(model: torch.nn.Module, D: int, H: int) -> None:
-    """Check the parameters of a from-scratch RNN module.
+def _rnn_facts(model: Any) -> dict[str, Any]:
+    """:func:`~course_checks.probes.parameter_facts` of an RNN module, once it holds no nn.RNN."""
+    __tracebackhide__ = True
+    check_no_builtin_rnn_modules(model)
+    return parameter_facts(model, tuple(PARAMETER_SHAPES))
+
+
+def _probe_new_rnn(module_class: Callable[..., Any], D: int, H: int) -> dict[str, Any]:
+    """Build ``module_class(D, H)``; the facts about its parameters."""
+    __tracebackhide__ = True
+    return _rnn_facts(call(module_class, D, H))
+
+
+def check_rnn_parameters(model: Any, D: int, H: int) -> dict[str, tuple[int, ...]]:
+    """Check the parameters of a from-scratch RNN module; return the registered shapes by name.
 
     It must register exactly ``W_x (D, H)``, ``W_h (H, H)`` and ``b (H,)`` as float64
     ``nn.Parameter``s, initialised like ``torch.nn.RNN`` (uniform on ``[−1/√H, 1/√H]``), and hold
     no built-in recurrent module.
+
+    Args:
+        model: the student's class, built here as ``model(D, H)`` in a recorded probe (so that
+            the grader can re-check the test), or a module already built.
+        D, H: the input and hidden sizes.
     """
     __tracebackhide__ = True
-    check_no_builtin_rnn_modules(model)
-    registered = dict(model.named_parameters())
+    if isinstance(model, torch.nn.Module):
+        facts = _rnn_facts(model)
+    else:
+        facts = run_probe(_probe_new_rnn, model, D, H)
+    _check_rnn_facts(facts, D, H)
+    return dict(facts["registered"])
+
+
+def _check_rnn_facts(facts: Mapping[str, Any], D: int, H: int) -> None:
+    __tracebackhide__ = True
     sizes = {"D": D, "H": H}
     for name, letters in PARAMETER_SHAPES.items():
-        value = getattr(model, name, None)
+        fact = facts[name]
         check_true(
-            value is not None,
+            fact["type"] != "NoneType",
             f"RNNFromScratch has no attribute {name}: store the parameters as self.W_x, self.W_h "
             f"and self.b.",
         )
         check_true(
-            isinstance(value, torch.nn.Parameter) and registered.get(name) is value,
-            f"self.{name} is a plain {type(value).__name__}, not an nn.Parameter, so the module "
+            fact["registered"],
+            f"self.{name} is a plain {fact['type']}, not an nn.Parameter, so the module "
             f"does not register it: model.parameters() leaves it out, an optimizer would not train "
             f"it and model.to(device) would not move it. Wrap it: self.{name} = nn.Parameter(...).",
         )
         shape = tuple(sizes[letter] for letter in letters)
-        transposed = len(shape) == 2 and tuple(value.shape) == shape[::-1] and shape[0] != shape[1]
+        got = tuple(fact["shape"])
+        transposed = len(shape) == 2 and got == shape[::-1] and shape[0] != shape[1]
         check_true(
-            tuple(value.shape) == shape,
-            f"self.{name} has shape {tuple(value.shape)}, expected {shape} "
+            got == shape,
+            f"self.{name} has shape {got}, expected {shape} "
             f"({' × '.join(letters)}; this course's layout is x_t @ W_x with W_x of shape (D, H))."
             + (" It is transposed (PyTorch's own layout)." if transposed else ""),
         )
         check_true(
-            value.dtype == torch.float64,
-            f"self.{name} has dtype {value.dtype}; create the parameters in float64 "
+            fact["dtype"] == str(torch.float64),
+            f"self.{name} has dtype {fact['dtype']}; create the parameters in float64 "
             f"(dtype=torch.float64 by default): float32 is too imprecise for the checks.",
         )
-    extra = sorted(set(registered) - set(PARAMETER_SHAPES))
+    extra = sorted(set(facts["registered"]) - set(PARAMETER_SHAPES))
     check_true(
         not extra,
         f"RNNFromScratch has extra parameters {extra}; it needs exactly W_x, W_h and b.",
     )
     bound = 1.0 / math.sqrt(H)
     for name in ("W_x", "W_h"):
-        check_uniform_init(name, getattr(model, name).detach(), bound, like="nn.RNN")
-    b = model.b.detach()
+        check_uniform_spread(name, facts[name]["spread"], bound, like="nn.RNN")
+    low, high, _, _ = facts["b"]["spread"]
+    largest = max(abs(low), abs(high))
     check_true(
-        float(b.abs().max()) <= 2 * bound + 1e-12,
-        f"self.b has values up to {float(b.abs().max()):.3g} in absolute value; initialise it "
+        largest <= 2 * bound + 1e-12,
+        f"self.b has values up to {largest:.3g} in absolute value; initialise it "
         f"uniform on [-1/sqrt(H), 1/sqrt(H)] (or zeros).",
     )
 
 
-def check_module_gradients(module_class: type[torch.nn.Module], case: RNNCase) -> None:
+def _new_rnn(module_class: Callable[..., Any], case: RNNCase) -> torch.nn.Module:
+    """``module_class(D, H)`` holding the case's weights (fails first on a built-in RNN inside)."""
+    __tracebackhide__ = True
+    _, _, D, H = case.sizes
+    model = call(module_class, D, H)
+    check_no_builtin_rnn_modules(model)
+    set_rnn_parameters(model, *case.weights)
+    return model
+
+
+def _probe_rnn_runs(
+    module_class: Callable[..., Any],
+    seed: int,
+    sizes: tuple[int, int, int, int],
+    starts: tuple[str, ...],
+    guarded: bool,
+) -> list[tuple[Any, Any]]:
+    """``(hs, h_T)`` of the student's module on a random case, once per start: "h0" or "zeros"."""
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, *sizes)
+    model = _new_rnn(module_class, case)
+    x, h0 = torch.from_numpy(case.x), torch.from_numpy(case.h0)
+    with no_builtin_rnn() if guarded else contextlib.nullcontext():
+        return [run_rnn_module(model, x, h0 if start == "h0" else None) for start in starts]
+
+
+def check_rnn_module(
+    module_class: Callable[..., Any],
+    seed: int,
+    T: int,
+    B: int,
+    D: int,
+    H: int,
+    *,
+    guarded: bool = False,
+    also_without_h0: bool = False,
+) -> float:
+    """``module_class(D, H)`` with given weights equals ``torch.nn.RNN``; return the max diff.
+
+    With ``guarded``, forward runs under :func:`~course_checks.guards.no_builtin_rnn`; with
+    ``also_without_h0``, the same model also runs from ``h0=None`` (a zero state).
+    """
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    starts = ("h0", "zeros") if also_without_h0 else ("h0",)
+    runs = run_probe(_probe_rnn_runs, module_class, seed, (T, B, D, H), starts, guarded=guarded)
+    difference = check_rnn_outputs("RNNFromScratch", *runs[0], case.x, case.h0, *case.weights)
+    if also_without_h0:
+        zeros = np.zeros_like(case.h0)
+        check_rnn_outputs("RNNFromScratch, h0=None", *runs[1], case.x, zeros, *case.weights)
+    return difference
+
+
+def check_rnn_h0_default(
+    module_class: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> float:
+    """``model(x)`` without ``h0`` starts from zeros of ``x``'s dtype and device."""
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    runs = run_probe(_probe_rnn_runs, module_class, seed, (T, B, D, H), ("zeros",), guarded=False)
+    zeros = np.zeros((B, H))
+    return check_rnn_outputs("RNNFromScratch with h0=None", *runs[0], case.x, zeros, *case.weights)
+
+
+def _load_draw(
+    seed: int, T: int, B: int, D: int, H: int
+) -> tuple[torch.nn.RNN, np.ndarray, np.ndarray]:
+    """The load test's ``nn.RNN`` (with its own random weights) and inputs ``x``, ``h0``."""
+    torch.manual_seed(seed)
+    rnn = torch.nn.RNN(D, H, dtype=torch.float64)  # tanh, one layer, time-major: the reference
+    rng = np.random.default_rng(seed)
+    return rnn, rng.normal(size=(T, B, D)), rng.normal(size=(B, H))
+
+
+def _probe_rnn_load(
+    module_class: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> dict[str, Any]:
+    """Load an ``nn.RNN`` into the student's module: its parameters, then its outputs."""
+    __tracebackhide__ = True
+    rnn, x, h0 = _load_draw(seed, T, B, D, H)
+    model = call(module_class, D, H)
+    call(model.load_from_torch, rnn)
+    facts = _rnn_facts(model)
+    loaded = {name: getattr(model, name, None) for name in PARAMETER_SHAPES}
+    run = attempt(run_rnn_module, model, torch.from_numpy(x), torch.from_numpy(h0))
+    return {"facts": facts, "loaded": loaded, "run": run}
+
+
+def check_rnn_load_from_torch(
+    module_class: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> float:
+    """``load_from_torch(rnn)`` maps ``nn.RNN``'s weights, and the model then matches ``rnn``.
+
+    The parameters must stay registered float64 ``nn.Parameter``s, hold the mapped weights, and
+    the model's outputs must equal those of the ``nn.RNN`` itself; returns the max difference.
+    """
+    __tracebackhide__ = True
+    result = run_probe(_probe_rnn_load, module_class, seed, T, B, D, H)
+    rnn, x, h0 = _load_draw(seed, T, B, D, H)
+    _check_rnn_facts(result["facts"], D, H)  # still registered float64 parameters
+    check_loaded_weights(SimpleNamespace(**result["loaded"]), rnn)
+    with torch.no_grad():  # nn.RNN's h0 and h_n have a leading num_layers axis: (1, B, H)
+        expected_hs, expected_h_n = rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])
+    hs, h_T = outcome(result["run"])
+    check_close(
+        "hs after load_from_torch, compared with nn.RNN",
+        hs,
+        expected_hs,
+        kind="torch",
+        mistakes=forward_mistakes(x, h0, *numpy_weights_from_torch(rnn)),
+    )
+    check_close("h_T after load_from_torch, compared with nn.RNN's h_n[0]", h_T, expected_h_n[0])
+    with torch.no_grad():
+        return max(
+            float((hs - expected_hs).abs().max()), float((h_T - expected_h_n[0]).abs().max())
+        )
+
+
+def _probe_rnn_device(
+    module_class: Callable[..., Any], device: str, seed: int, T: int, B: int, D: int, H: int
+) -> dict[str, Any]:
+    """Move the student's module to ``device``: where its parameters went, and a run there."""
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    model = _new_rnn(module_class, case).to(device)
+    on = {name: p.device.type for name, p in model.named_parameters()}
+    run = attempt(run_rnn_module, model, torch.from_numpy(case.x).to(device))  # h0=None
+    devices = [str(getattr(v, "device", None)) for v in run.get("value", ())]
+    return {"parameters": on, "run": run, "devices": devices}
+
+
+def check_rnn_device(
+    module_class: Callable[..., Any], device: str, seed: int, T: int, B: int, D: int, H: int
+) -> float:
+    """``model.to(device)`` moves the parameters; forward on ``device`` returns tensors there."""
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    result = run_probe(_probe_rnn_device, module_class, device, seed, T, B, D, H)
+    on = result["parameters"]
+    check_true(
+        set(PARAMETER_SHAPES) <= set(on),
+        f"model.to({device!r}) moved only the registered parameters {sorted(on)}: W_x, W_h "
+        f"and b must be nn.Parameter attributes to move with the module.",
+    )
+    kind = torch.device(device).type
+    check_true(
+        all(value == kind for value in on.values()),
+        f"after model.to({device!r}) the parameters are on {on}.",
+    )
+    hs, h_T = outcome(result["run"])
+    difference = check_rnn_outputs(
+        f"RNNFromScratch on {device}", hs, h_T, case.x, np.zeros((B, H)), *case.weights
+    )
+    hs_device, h_T_device = result["devices"]
+    check_true(
+        torch.device(hs_device).type == torch.device(h_T_device).type == kind,
+        f"for an input on {device} forward returned tensors on {hs_device} and "
+        f"{h_T_device}: create new tensors with device=x.device.",
+    )
+    return difference
+
+
+def _probe_rnn_gradients(module_class: Callable[..., Any], case: RNNCase) -> dict[str, Any]:
+    """The student's module on ``case``: its outputs, then the gradients of the test's loss."""
+    __tracebackhide__ = True
+    model = _new_rnn(module_class, case)
+    x = torch.from_numpy(case.x).clone().requires_grad_(True)
+    h0 = torch.from_numpy(case.h0).clone().requires_grad_(True)
+    hs, h_T = run_rnn_module(model, x, h0)
+    dhs, dh_T = torch.from_numpy(case.dhs), torch.from_numpy(case.dhs[0])
+    tensors = {"dW_x": model.W_x, "dW_h": model.W_h, "db": model.b, "dx": x, "dh0": h0}
+    gradients = backward(lambda: (hs * dhs).sum() + (h_T * dh_T).sum(), tensors)
+    return {"hs": hs, "h_T": h_T, "backward": gradients}
+
+
+def check_module_gradients(module_class: Callable[..., Any], case: RNNCase) -> None:
     """Check the autograd gradients of a from-scratch RNN module against ``torch.nn.RNN``'s.
 
     The loss is ``L = sum(dhs ⊙ hs) + sum(dh_T ⊙ h_T)`` with ``dh_T = dhs[0]`` (any fixed array
     would do); gradients w.r.t. ``W_x, W_h, b``, the input ``x`` and ``h0`` are compared.
     """
     __tracebackhide__ = True
-    _, _, D, H = case.sizes
-    model = call(module_class, D, H)
-    set_rnn_parameters(model, *case.weights)
-    x = torch.from_numpy(case.x).clone().requires_grad_(True)
-    h0 = torch.from_numpy(case.h0).clone().requires_grad_(True)
-    hs, h_T = run_rnn_module(model, x, h0)
-    check_rnn_outputs("RNNFromScratch", hs, h_T, case.x, case.h0, *case.weights)
-    dh_T = case.dhs[0]
-    loss = (hs * torch.from_numpy(case.dhs)).sum() + (h_T * torch.from_numpy(dh_T)).sum()
-    check_true(
-        loss.requires_grad,
+    result = run_probe(_probe_rnn_gradients, module_class, case)
+    check_rnn_outputs("RNNFromScratch", result["hs"], result["h_T"], case.x, case.h0, *case.weights)
+    grads = recorded_gradients(
+        result["backward"],
         "The outputs of RNNFromScratch do not require grad, so no gradient can flow back to "
         "the parameters: forward and rnn_step must use them and the inputs through torch "
         "operations (no .numpy(), .detach() or .data).",
     )
-    loss.backward()
+    dh_T = case.dhs[0]
     upstream = case.dhs.copy()
     upstream[-1] += dh_T  # h_T is hs[-1]: its gradient adds to that of the last state
     expected = torch_rnn_gradients(case.x, case.h0, *case.weights, upstream)
     mistakes = unrolled_gradient_mistakes(
         case.dhs, dh_T, case.x, case.h0, case.hs, case.W_x, case.W_h
     )
-    gradients = {
-        "dW_x": ("model.W_x.grad", model.W_x.grad),
-        "dW_h": ("model.W_h.grad", model.W_h.grad),
-        "db": ("model.b.grad", model.b.grad),
-        "dx": ("x.grad", x.grad),
-        "dh0": ("h0.grad", h0.grad),
-    }
-    for key, (label, grad) in gradients.items():
+    labels = {"dW_x": "model.W_x.grad", "dW_h": "model.W_h.grad", "db": "model.b.grad"}
+    labels.update({"dx": "x.grad", "dh0": "h0.grad"})
+    for key, label in labels.items():
         check_true(
-            grad is not None,
+            grads[key] is not None,
             f"{label} is None after loss.backward(): no gradient reached it. Parameters must be "
             f"nn.Parameter (requires_grad=True), and forward must use them and the inputs without "
             f".detach(), .data or .numpy().",
         )
         check_close(
             f"{label} ({_describe(case)})",
-            grad,
+            grads[key],
             expected[key],
             kind="torch",
             mistakes=mistakes[key],

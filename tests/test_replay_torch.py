@@ -1,0 +1,203 @@
+"""Verdicts outside the kernel for the PyTorch exercises: probes recorded, comparisons replayed.
+
+The tests of ``rnn_torch`` and ``gru_torch`` run the student's modules inside *probes*
+(``course_checks.probes``) that return data; the grader's re-check replays that data and runs the
+comparisons again. The first tests do this in-process for every check of both exercises, as the
+kernel and the grader would (records through JSON, the student's names as ``replay.Stub``); the
+last ones run the released ``gru_torch`` notebook in a real kernel, then the grader's
+ReplayVerdicts, as autograding does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+from torch import nn
+
+import __main__
+from course_checks import CheckFailure, replay
+from course_checks import gru_torch_checks as gru
+from course_checks import rnn_checks as rnn
+from course_checks.references import random_rnn_case
+from grader.integrity import rebuild
+from grader.replay_verdicts import MISMATCH_ERROR, ReplayVerdicts, replay_enabled, take_records
+from grader.tamper import scan_source
+from grader.tamper import test_helpers as protected_names
+from tests.factory import EXERCISES, student_solution
+from tests.test_course_checks import TinyRNN
+from tests.test_gru_torch_checks import Oracle, make, make_cell, make_train
+
+
+class LoadableRNN(TinyRNN):
+    """TinyRNN with the exercise's load_from_torch."""
+
+    def load_from_torch(self, rnn_module: nn.RNN) -> None:
+        with torch.no_grad():
+            self.W_x.copy_(rnn_module.weight_ih_l0.T)
+            self.W_h.copy_(rnn_module.weight_hh_l0.T)
+            self.b.copy_(rnn_module.bias_ih_l0 + rnn_module.bias_hh_l0)
+
+
+def _rnn_step(x_t, h_prev, W_x, W_h, b):
+    return torch.tanh(x_t @ W_x + h_prev @ W_h + b)
+
+
+# (check, the student's answer, the test's other arguments) for every check that runs student code.
+CHECKS: dict[str, tuple[Callable[..., Any], Any, tuple, dict]] = {
+    "rnn_step": (rnn.check_torch_rnn_step, _rnn_step, (8118, 5, 6, 3), {"guarded": True}),
+    "rnn_parameters": (rnn.check_rnn_parameters, LoadableRNN, (24, 16), {}),
+    "rnn_module": (
+        rnn.check_rnn_module,
+        LoadableRNN,
+        (9431, 7, 3, 4, 6),
+        {"guarded": True, "also_without_h0": True},
+    ),
+    "rnn_h0_default": (rnn.check_rnn_h0_default, LoadableRNN, (52, 4, 2, 3, 5), {}),
+    "rnn_load": (rnn.check_rnn_load_from_torch, LoadableRNN, (53, 6, 3, 4, 5), {}),
+    "rnn_device": (rnn.check_rnn_device, LoadableRNN, ("cpu", 54, 5, 3, 2, 4), {}),
+    "rnn_gradients": (
+        rnn.check_module_gradients,
+        LoadableRNN,
+        (random_rnn_case(seed=61, T=6, B=2, D=3, H=5),),
+        {},
+    ),
+    "gru_cell_parameters": (gru.check_cell_parameters, make_cell(), (24, 16), {}),
+    "gru_cell": (gru.check_gru_cell, make_cell(), (8123, 5, 6, 3), {"guarded": True}),
+    "gru_module": (gru.check_gru_module, make(), (9431, 7, 3, 4, 6), {"guarded": True}),
+    "gru_h0_default": (gru.check_h0_default, make(), (52, 4, 2, 3, 5), {}),
+    "gru_load": (gru.check_load_from_torch, make(), (53, 6, 3, 4, 5), {}),
+    "gru_gradients": (gru.check_gru_gradients, make(), (gru.random_gru_case(61, 6, 2, 3, 5),), {}),
+    "gru_device": (gru.check_gru_device, make(), ("cpu", 54, 5, 3, 2, 4), {}),
+    "adding_problem": (gru.check_adding_problem, gru.reference_adding_problem, (1000, 10, 0), {}),
+    "train": (gru.check_train, make_train(), (4242,), {"steps": 5, "T": 7, "lr": 0.03}),
+}
+
+
+def _recorded(monkeypatch, check: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple:
+    """``check(*args, **kwargs)`` as the grader's kernel runs it: (its result, the records)."""
+    records: list[dict] = []
+    keep = lambda record: records.append(json.loads(json.dumps(record)))  # noqa: E731
+    monkeypatch.setattr(replay, "_emit", keep)
+    monkeypatch.setattr(replay, "_mode", "record")
+    try:
+        return check(*args, **kwargs), records
+    finally:
+        monkeypatch.setattr(replay, "_mode", "normal")
+
+
+def _replayed(check: Callable[..., Any], records: list[dict], *args: Any, **kwargs: Any) -> Any:
+    """``check`` as the grader's re-check runs it: the student's answer is a Stub."""
+    with replay.replaying(records):
+        return check(replay.Stub("student"), *args, **kwargs)
+
+
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_every_check_replays_from_its_record(name, monkeypatch) -> None:
+    check, answer, args, kwargs = CHECKS[name]
+    torch.manual_seed(0)  # the initialisation checks draw from the global generator
+    result, records = _recorded(monkeypatch, check, answer, *args, **kwargs)
+    assert records and all("result" in record for record in records), records
+    assert _replayed(check, records, *args, **kwargs) == result, "same verdict, same numbers"
+
+
+def test_the_trained_model_is_found_by_name(monkeypatch) -> None:
+    monkeypatch.setattr(__main__, "adding_model", Oracle(), raising=False)
+    monkeypatch.setattr(__main__, "adding_losses", [0.1] * 5, raising=False)
+    names = ("adding_model", "adding_losses", 5, 20, 1)
+    result, records = _recorded(monkeypatch, gru.check_adding_trained, *names)
+    assert result[0] < 1e-10
+    monkeypatch.delattr(__main__, "adding_model")  # the re-check has no model, only the record
+    with replay.replaying(records):
+        assert gru.check_adding_trained(*names) == result
+    monkeypatch.setattr(__main__, "adding_model", Oracle(), raising=False)
+    with pytest.raises(CheckFailure, match="re-run the training cell"):
+        gru.check_adding_trained(*names, from_scratch=True)  # normal mode: looked up again
+
+
+def test_the_comparisons_run_again_outside_the_probe(monkeypatch) -> None:
+    wrong = make_cell(swap=True)
+    monkeypatch.setattr(gru, "check_close", lambda *args, **kwargs: None)  # a fooled kernel
+    _, records = _recorded(monkeypatch, gru.check_gru_cell, wrong, 0, 2, 3, 4)
+    monkeypatch.undo()
+    with pytest.raises(CheckFailure, match="z and 1 − z are swapped"):
+        _replayed(gru.check_gru_cell, records, 0, 2, 3, 4)
+
+
+def test_the_adding_data_travel_compactly(monkeypatch) -> None:
+    _, records = _recorded(monkeypatch, gru.check_adding_problem, gru.reference_adding_problem,
+                           1000, 10, 0)  # fmt: skip
+    size = len(json.dumps(records))
+    assert size < 80_000, f"{size} bytes: x alone is 80 kB as float32, 107 kB in base64"
+
+
+# ---------------------------------------------------------------- a real kernel, then the grader
+
+ASSIGNMENT, NOTEBOOK = "ex3_gru_torch", "gru_torch"
+# A wrong step (z and 1 − z swapped), and a torch function mode under which every tensor reads
+# as zeros in NumPy: the kernel's comparisons then see 0 == 0. Nothing here is a static finding.
+FOOLS_THE_KERNEL = """
+from torch.overrides import TorchFunctionMode
+
+
+class _Blind(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.numpy:
+            return np.zeros(tuple(args[0].shape))
+        return func(*args, **(kwargs or {}))
+
+
+_Blind().__enter__()
+"""
+
+
+def _graded(notebook: nbformat.NotebookNode, tmp_path, monkeypatch) -> tuple:
+    """Run ``notebook`` rebuilt around the release, recording: (as executed, after the replay)."""
+    release = nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    assert replay_enabled(release)
+    nb = rebuild(notebook, release).notebook
+    monkeypatch.setenv(replay.RECORD_ENV, "1")
+    NotebookClient(
+        nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    executed = nbformat.from_dict(json.loads(json.dumps(nb)))
+    ReplayVerdicts().preprocess(nb, {})
+    return executed, nb
+
+
+def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _errors(cell: nbformat.NotebookNode) -> list[str]:
+    return [o.ename for o in cell.outputs if o.output_type == "error"]
+
+
+def test_an_honest_notebook_passes_the_replay(tmp_path, monkeypatch) -> None:
+    executed, graded = _graded(student_solution(ASSIGNMENT, NOTEBOOK), tmp_path, monkeypatch)
+    recorded = take_records(_cell(executed, "test_adding_trained"))
+    assert [r["call"] for r in recorded] == ["_probe_trained"], "the model, found by its name"
+    assert "result" in recorded[0], "the kernel found adding_model and adding_losses"
+    for cell in graded.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            assert _errors(cell) == [], cell.metadata.nbgrader.grade_id
+        assert replay.MIME_TYPE not in json.dumps(cell.get("outputs", [])), "records removed"
+
+
+def test_a_kernel_fooled_by_a_torch_function_mode_is_caught(tmp_path, monkeypatch) -> None:
+    nb = student_solution(ASSIGNMENT, NOTEBOOK)
+    cell = _cell(nb, "gru_cell")
+    cell.source = cell.source.replace("return z * h + (1 - z) * n", "return (1 - z) * h + z * n")
+    cell.source += "\n" + FOOLS_THE_KERNEL
+    release = nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    assert scan_source(cell.source, protected_names(release)) == [], "invisible to the static scan"
+    executed, graded = _graded(nb, tmp_path, monkeypatch)
+    assert _errors(_cell(executed, "test_cell_forward")) == [], "the kernel was fooled"
+    fooled = _cell(graded, "test_cell_forward")
+    assert _errors(fooled) == [MISMATCH_ERROR]
+    assert "h_new from GRUCellFromScratch" in fooled.outputs[-1].evalue, "names the quantity"
