@@ -232,6 +232,49 @@ def kernel_round_trip() -> None:
     manager.shutdown_kernel(now=False)
 
 
+def warm_kernel_times(tmp: Path) -> tuple[float, float] | None:
+    """Seconds to start a slot's zygote (preload), and per warm kernel start + ready + shutdown."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpec
+
+    from grader.sandbox import Limits
+    from grader.warm_kernels import WarmKernels
+
+    if not WarmKernels.wanted():
+        return None
+    root = tmp / "warm"
+    root.mkdir()
+    root.chmod(0o711)
+    kernels = WarmKernels(root, 1, Limits(), "1")
+    preload = timed(kernels.start)
+    zygote = kernels.get(0)
+    if zygote is None:
+        return None
+    folder = root / "notebook"
+    folder.mkdir()
+
+    def round_trip() -> None:
+        manager = KernelManager(
+            transport="ipc",
+            ip=str(zygote.paths.runtime / "kernel"),
+            connection_file=str(root / "kernel.json"),
+        )
+        manager._kernel_spec = KernelSpec(
+            argv=zygote.kernel_argv(), language="python", interrupt_mode="message"
+        )
+        manager.start_kernel(cwd=str(folder))
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.stop_channels()
+        manager.shutdown_kernel(now=False)
+
+    try:
+        return preload, median_of(round_trip)
+    finally:
+        kernels.stop()
+
+
 def run_all(path: Path, workdir: Path) -> float:
     """Execute a copy of a solution notebook with nbclient ("Run all"); return the seconds."""
     from nbclient import NotebookClient
@@ -272,6 +315,7 @@ def breakdown(tmp: Path, assignments: list[Assignment]) -> None:
         lambda: subprocess.run([*python, "import numpy, torch, course_checks"], cwd=tmp, check=True)
     )
     bare = median_of(lambda: subprocess.run([*python, "pass"], cwd=tmp, check=True))
+    warm = warm_kernel_times(tmp)
     print(
         f"\nwhere the grader's time goes (one correct notebook each, --jobs 1, "
         f"sandbox: {detect_mode().name}):"
@@ -292,6 +336,12 @@ def breakdown(tmp: Path, assignments: list[Assignment]) -> None:
         f"  python -c 'import numpy, torch, course_checks':   {imports:5.2f} s "
         f"(bare interpreter {bare:.2f} s)"
     )
+    if warm is not None:
+        preload, warm_kernel = warm
+        print(
+            f"  warm kernel (forked by the slot's zygote, imports done) start + ready + shutdown: "
+            f"{warm_kernel:5.2f} s; the zygote's start and preload, once per slot: {preload:.2f} s"
+        )
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from grader.results import CellResult, write_grades_csv, write_results_json
 from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
 from grader.submissions import StrayFolder, SubmittedNotebook, find_submissions
 from grader.tamper import scan_cells, test_helpers
+from grader.warm_kernels import WarmKernels, Zygote
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 FAILED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
@@ -66,6 +67,7 @@ class AutogradeOptions:
     db_url: str | None = None  # default: sqlite gradebook.db in the output folder
     keep_work: bool = False
     quiet: bool = False
+    warm_kernels: bool = True  # fork kernels from a preloaded sandbox per slot (grader.zygote)
     limits: Limits = Limits()  # noqa: RUF009 (frozen, so one shared default is safe)
 
 
@@ -103,7 +105,7 @@ def autograde(
         by_name = {(a.name, nb.name): nb for a in assignments for nb in a.notebooks}
         gradable = [n for n in notebooks if n.status == "ok"]
         graded = _grade_all(
-            gradable, by_name, template_db, release_dir, work / "jobs", out / "autograded", options
+            gradable, by_name, template_db, release_dir, work, out / "autograded", options
         )
         results: list[CellResult] = []
         for submission in notebooks:
@@ -129,7 +131,7 @@ def _grade_all(
     by_name: dict[tuple[str, str], Notebook],
     template_db: Path,
     release_dir: Path,
-    jobs_dir: Path,
+    work: Path,
     autograded_dir: Path,
     options: AutogradeOptions,
 ) -> dict[tuple[str, str, str], list[CellResult]]:
@@ -142,38 +144,47 @@ def _grade_all(
     slots: queue.SimpleQueue[int] = queue.SimpleQueue()
     for slot in range(jobs):
         slots.put(slot)
+    warm = None
+    if gradable and options.warm_kernels and WarmKernels.wanted():
+        warm = WarmKernels(work / "slots", min(jobs, len(gradable)), options.limits, threads)
+        warm.start()
 
     def grade_in_slot(*args) -> tuple[list[CellResult], float]:
-        slot = slots.get()  # one sandbox uid per running job
+        slot = slots.get()  # one sandbox uid (and warm-kernel sandbox) per running job
         try:
-            return _timed(grade_notebook)(*args, slot=slot)
+            zygote = warm.get(slot) if warm is not None else None
+            return _timed(grade_notebook)(*args, slot=slot, zygote=zygote)
         finally:
             slots.put(slot)
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            pool.submit(
-                grade_in_slot,
-                submission,
-                by_name[(submission.assignment, submission.notebook)],
-                template_db,
-                release_dir,
-                jobs_dir / f"{index:05d}",
-                autograded_dir,
-                options,
-                env,
-            ): submission
-            for index, submission in enumerate(gradable)
-        }
-        for done, future in enumerate(as_completed(futures), start=1):
-            submission = futures[future]
-            results, seconds = future.result()
-            graded[_key(submission)] = results
-            if not options.quiet:
-                elapsed = time.monotonic() - started
-                remaining = elapsed / done * (len(futures) - done)
-                _print_progress(done, len(futures), submission, results, seconds, remaining)
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {
+                pool.submit(
+                    grade_in_slot,
+                    submission,
+                    by_name[(submission.assignment, submission.notebook)],
+                    template_db,
+                    release_dir,
+                    work / "jobs" / f"{index:05d}",
+                    autograded_dir,
+                    options,
+                    env,
+                ): submission
+                for index, submission in enumerate(gradable)
+            }
+            for done, future in enumerate(as_completed(futures), start=1):
+                submission = futures[future]
+                results, seconds = future.result()
+                graded[_key(submission)] = results
+                if not options.quiet:
+                    elapsed = time.monotonic() - started
+                    remaining = elapsed / done * (len(futures) - done)
+                    _print_progress(done, len(futures), submission, results, seconds, remaining)
+    finally:
+        if warm is not None:
+            warm.stop()
     return graded
 
 
@@ -187,11 +198,13 @@ def grade_notebook(
     options: AutogradeOptions,
     env: dict[str, str] | None = None,
     slot: int = 0,
+    zygote: Zygote | None = None,
 ) -> list[CellResult]:
     """Autograde one valid notebook in a private nbgrader course folder: one result per cell.
 
     The notebook nbgrader sees is the release with the student's answers in it (grader.integrity);
     answers that reach into the grader are graded ``tampered`` without running (grader.tamper).
+    The kernel is forked by the slot's ``zygote`` (grader.zygote), or started cold without one.
     """
     release = nbformat.read(
         release_dir / submission.assignment / f"{submission.notebook}.ipynb", as_version=4
@@ -217,9 +230,14 @@ def grade_notebook(
     runtime = jupyter_dir(course_root) / "runtime"
     runtime.mkdir(parents=True)
     runtime.chmod(0o1777)  # the sandbox user creates the kernel's ipc sockets here
-    work_dir = course_root / "autograded" / submission.student_id / submission.assignment
-    mode = detect_mode()
-    argv = kernel_argv(work_dir.resolve(), runtime.resolve(), slot, options.limits, mode)
+    if zygote is not None:  # the kernel's sockets go where the slot's sandbox can create them
+        argv, ipc = zygote.kernel_argv(), zygote.paths.runtime / "kernel"
+    else:
+        work_dir = course_root / "autograded" / submission.student_id / submission.assignment
+        argv = kernel_argv(
+            work_dir.resolve(), runtime.resolve(), slot, options.limits, detect_mode()
+        )
+        ipc = runtime.resolve() / "kernel"
     write_kernelspec(jupyter_dir(course_root) / "data", argv)
     run = run_nbgrader(
         "autograde",
@@ -233,7 +251,7 @@ def grade_notebook(
             "LimitedExecute.max_output_bytes": str(options.limits.output_kb << 10),
             "ReplayVerdicts.cell_timeout": str(options.cell_timeout),
             "KernelManager.transport": "ipc",  # the sandbox has no network, not even loopback
-            "KernelManager.ip": str(runtime.resolve() / "kernel"),
+            "KernelManager.ip": str(ipc),
         },
         # TMPDIR: where jupyter_client writes connection files; the record switch reaches a kernel
         # that runs without bubblewrap (with it, the kernel's environment is kernel_env()).

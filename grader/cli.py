@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
         "--db", default=None, help="gradebook URL (default: sqlite OUT/gradebook.db)"
     )
     grade.add_argument("--keep-work", action="store_true", help="keep nbgrader's work folders")
+    grade.add_argument(
+        "--cold-kernels",
+        action="store_true",
+        help="start every kernel from scratch instead of forking it from a warm sandbox",
+    )
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
     grade.set_defaults(run=_autograde)
     return parser
@@ -94,11 +99,14 @@ def _autograde(args: argparse.Namespace) -> int:
         db_url=args.db,
         keep_work=args.keep_work,
         quiet=args.quiet,
+        warm_kernels=not args.cold_kernels,
     )
     from grader.sandbox import detect_mode
 
     mode = detect_mode()
     note = "bubblewrap" if mode.isolated else f"LIMITS ONLY, NOT ISOLATED ({mode.reason})"
+    if mode.isolated:
+        note += ", warm kernels" if options.warm_kernels else ", cold kernels"
     print(f"sandbox: {note}", file=sys.stderr)
     try:
         report = autograde(args.submitted, args.out, options)

@@ -154,10 +154,16 @@ def kernel_argv(
     inner = ["sh", "-c", script, "{connection_file}"]
     if not mode.isolated:
         return inner
-    return [shutil.which("bwrap") or "bwrap", *_bwrap_args(work_dir, runtime_dir, limits), *inner]
+    return [shutil.which("bwrap") or "bwrap", *bwrap_args(work_dir, runtime_dir, limits), *inner]
 
 
-def _bwrap_args(work_dir: Path, runtime_dir: Path, limits: Limits) -> list[str]:
+def bwrap_args(
+    work_dir: Path, runtime_dir: Path, limits: Limits, env: dict[str, str] | None = None
+) -> list[str]:
+    """bubblewrap's options for a sandbox whose only writable folders are the two given.
+
+    ``env`` is the whole environment inside (default :func:`kernel_env`).
+    """
     args = _namespace_args()  # no user namespace: the sandbox drops to its uid itself
     for path in SYSTEM_DIRS:  # merged-/usr systems link /bin, /lib… into /usr: keep the links
         if Path(path).is_symlink():
@@ -183,7 +189,7 @@ def _bwrap_args(work_dir: Path, runtime_dir: Path, limits: Limits) -> list[str]:
     args += ["--bind", str(runtime_dir), str(runtime_dir)]
     args += ["--bind", str(work_dir), str(work_dir), "--chdir", str(work_dir)]
     args += ["--clearenv"]
-    for name, value in kernel_env().items():
+    for name, value in (env if env is not None else kernel_env()).items():
         args += ["--setenv", name, value]
     return args
 

@@ -199,7 +199,7 @@ def test_gradebook_holds_the_same_scores(graded):
 
 
 def test_same_submissions_same_grades_with_one_job(graded, tmp_path):
-    """Grades do not depend on parallelism or on who else is in the batch."""
+    """Grades do not depend on parallelism, on who else is in the batch, or on warm kernels."""
     root, _, rows, _ = graded
     for student in ("alice", "carol"):
         shutil.copytree(root / "submitted" / student, tmp_path / "submitted" / student)
@@ -210,6 +210,7 @@ def test_same_submissions_same_grades_with_one_job(graded, tmp_path):
         str(tmp_path / "out"),
         "--jobs",
         "1",
+        "--cold-kernels",  # the batch above forked its kernels from warm sandboxes
         "--quiet",
     )
     assert done.returncode == 0, done.stderr
