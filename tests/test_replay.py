@@ -16,12 +16,11 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from nbclient import NotebookClient
 
 from course_checks import CheckFailure, call, replay
-from grader.integrity import rebuild
-from grader.replay_verdicts import MISMATCH_ERROR, ReplayVerdicts, replay_enabled, take_records
-from tests.factory import EXERCISES, student_solution, with_code_in
+from grader.replay_verdicts import MISMATCH_ERROR, take_records
+from tests.factory import student_solution, with_code_in
+from tests.replay_run import error_names, graded_cell, graded_with_replay
 
 
 @pytest.mark.parametrize(
@@ -151,34 +150,16 @@ _quiet()
 
 
 def _graded(notebook: nbformat.NotebookNode, tmp_path, monkeypatch) -> tuple:
-    """Run ``notebook`` rebuilt around the release, recording: (as executed, after the replay)."""
-    release = nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    assert replay_enabled(release)
-    nb = rebuild(notebook, release).notebook
-    monkeypatch.setenv(replay.RECORD_ENV, "1")
-    NotebookClient(
-        nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    executed = nbformat.from_dict(json.loads(json.dumps(nb)))
-    ReplayVerdicts().preprocess(nb, {})
-    return executed, nb
-
-
-def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def _errors(cell: nbformat.NotebookNode) -> list[str]:
-    return [o.ename for o in cell.outputs if o.output_type == "error"]
+    return graded_with_replay(notebook, ASSIGNMENT, NOTEBOOK, tmp_path, monkeypatch)
 
 
 def test_an_honest_notebook_passes_the_replay(tmp_path, monkeypatch) -> None:
     executed, graded = _graded(student_solution(ASSIGNMENT, NOTEBOOK), tmp_path, monkeypatch)
-    recorded = take_records(_cell(executed, "test_rnn_forward"))
+    recorded = take_records(graded_cell(executed, "test_rnn_forward"))
     assert [r["call"] for r in recorded] == ["rnn_forward"] * 2, "the two public cases, recorded"
     for cell in graded.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
-            assert _errors(cell) == [], cell.metadata.nbgrader.grade_id
+            assert error_names(cell) == [], cell.metadata.nbgrader.grade_id
         assert replay.MIME_TYPE not in json.dumps(cell.get("outputs", [])), "records removed"
 
 
@@ -186,16 +167,20 @@ def test_a_kernel_fooled_by_a_hidden_rebinding_is_caught(tmp_path, monkeypatch) 
     code = FOOLS_THE_KERNEL
     nb = with_code_in(ASSIGNMENT, NOTEBOOK, "rnn_cell_forward", code)
     executed, graded = _graded(nb, tmp_path, monkeypatch)
-    assert _errors(_cell(executed, "test_rnn_cell_forward")) == [], "the kernel was fooled"
-    cell = _cell(graded, "test_rnn_cell_forward")
-    assert _errors(cell) == [MISMATCH_ERROR]
+    assert error_names(graded_cell(executed, "test_rnn_cell_forward")) == [], (
+        "the kernel was fooled"
+    )
+    cell = graded_cell(graded, "test_rnn_cell_forward")
+    assert error_names(cell) == [MISMATCH_ERROR]
     assert "h_t from rnn_cell_forward" in cell.outputs[-1].evalue, "names the wrong quantity"
-    assert _errors(_cell(graded, "test_clip_grad_norm")) == [], "a right answer keeps its points"
+    assert error_names(graded_cell(graded, "test_clip_grad_norm")) == [], (
+        "a right answer keeps its points"
+    )
 
 
 def test_switching_the_recorder_off_loses_the_points(tmp_path, monkeypatch) -> None:
     code = "import course_checks.replay\ncourse_checks.replay._mode = 'normal'"
     nb = with_code_in(ASSIGNMENT, NOTEBOOK, "rnn_cell_forward", code)
     executed, graded = _graded(nb, tmp_path, monkeypatch)
-    assert _errors(_cell(executed, "test_rnn_cell_forward")) == []
-    assert _errors(_cell(graded, "test_rnn_cell_forward")) == [MISMATCH_ERROR]
+    assert error_names(graded_cell(executed, "test_rnn_cell_forward")) == []
+    assert error_names(graded_cell(graded, "test_rnn_cell_forward")) == [MISMATCH_ERROR]

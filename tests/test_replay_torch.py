@@ -17,7 +17,6 @@ from typing import Any
 import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 from torch import nn
 
 import __main__
@@ -25,11 +24,11 @@ from course_checks import CheckFailure, replay
 from course_checks import gru_torch_checks as gru
 from course_checks import rnn_checks as rnn
 from course_checks.references import random_rnn_case
-from grader.integrity import rebuild
-from grader.replay_verdicts import MISMATCH_ERROR, ReplayVerdicts, replay_enabled, take_records
+from grader.replay_verdicts import MISMATCH_ERROR, take_records
 from grader.tamper import scan_source
 from grader.tamper import test_helpers as protected_names
 from tests.factory import EXERCISES, student_solution
+from tests.replay_run import error_names, graded_cell, graded_with_replay
 from tests.test_course_checks import TinyRNN
 from tests.test_gru_torch_checks import Oracle, make, make_cell, make_train
 
@@ -157,47 +156,29 @@ _Blind().__enter__()
 
 
 def _graded(notebook: nbformat.NotebookNode, tmp_path, monkeypatch) -> tuple:
-    """Run ``notebook`` rebuilt around the release, recording: (as executed, after the replay)."""
-    release = nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    assert replay_enabled(release)
-    nb = rebuild(notebook, release).notebook
-    monkeypatch.setenv(replay.RECORD_ENV, "1")
-    NotebookClient(
-        nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    executed = nbformat.from_dict(json.loads(json.dumps(nb)))
-    ReplayVerdicts().preprocess(nb, {})
-    return executed, nb
-
-
-def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def _errors(cell: nbformat.NotebookNode) -> list[str]:
-    return [o.ename for o in cell.outputs if o.output_type == "error"]
+    return graded_with_replay(notebook, ASSIGNMENT, NOTEBOOK, tmp_path, monkeypatch)
 
 
 def test_an_honest_notebook_passes_the_replay(tmp_path, monkeypatch) -> None:
     executed, graded = _graded(student_solution(ASSIGNMENT, NOTEBOOK), tmp_path, monkeypatch)
-    recorded = take_records(_cell(executed, "test_adding_trained"))
+    recorded = take_records(graded_cell(executed, "test_adding_trained"))
     assert [r["call"] for r in recorded] == ["_probe_trained"], "the model, found by its name"
     assert "result" in recorded[0], "the kernel found adding_model and adding_losses"
     for cell in graded.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
-            assert _errors(cell) == [], cell.metadata.nbgrader.grade_id
+            assert error_names(cell) == [], cell.metadata.nbgrader.grade_id
         assert replay.MIME_TYPE not in json.dumps(cell.get("outputs", [])), "records removed"
 
 
 def test_a_kernel_fooled_by_a_torch_function_mode_is_caught(tmp_path, monkeypatch) -> None:
     nb = student_solution(ASSIGNMENT, NOTEBOOK)
-    cell = _cell(nb, "gru_cell")
+    cell = graded_cell(nb, "gru_cell")
     cell.source = cell.source.replace("return z * h + (1 - z) * n", "return (1 - z) * h + z * n")
     cell.source += "\n" + FOOLS_THE_KERNEL
     release = nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
     assert scan_source(cell.source, protected_names(release)) == [], "invisible to the static scan"
     executed, graded = _graded(nb, tmp_path, monkeypatch)
-    assert _errors(_cell(executed, "test_cell_forward")) == [], "the kernel was fooled"
-    fooled = _cell(graded, "test_cell_forward")
-    assert _errors(fooled) == [MISMATCH_ERROR]
+    assert error_names(graded_cell(executed, "test_cell_forward")) == [], "the kernel was fooled"
+    fooled = graded_cell(graded, "test_cell_forward")
+    assert error_names(fooled) == [MISMATCH_ERROR]
     assert "h_new from GRUCellFromScratch" in fooled.outputs[-1].evalue, "names the quantity"
