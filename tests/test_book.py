@@ -97,3 +97,27 @@ def test_bibliography_lists_the_cited_papers(built):
     text = (HTML / "book" / "bibliography.html").read_text()
     for author in ("Bengio", "Pascanu", "Hochreiter"):
         assert author in text
+
+
+def test_no_page_shows_a_glued_nan_or_an_unresolved_glue(built):
+    for page in toc_pages():
+        text = re.sub(r"<[^>]+>", " ", (HTML / f"{page}.html").read_text())
+        assert not re.search(r"\bnan\b", text), f"{page} shows 'nan'"
+        assert "glue:text" not in text, f"{page} shows an unresolved glue role"
+
+
+def test_chapter_4_trains_every_run_of_its_protocol_and_states_verdicts(built):
+    from experiments import runner, suite
+
+    cached = {path.stem for path in (REPO / "_build" / ".experiments").glob("*.json")}
+    expected = {runner.cache_key(spec) for spec in suite.everything()}
+    assert expected <= cached, f"{len(expected - cached)} runs of the protocol are not cached"
+    text = (HTML / "book" / "04_gru_vs_lstm.html").read_text()
+    for words in ("GRU ahead in", "Chung et al. 2014", "Weiss et al. 2018", "forget-gate bias"):
+        assert words in text, words
+    verdicts = re.findall(
+        r"<strong>(supported|partly supported|not supported|weakly supported|"
+        r"not visible here|neither: about equal)</strong>",
+        text,
+    )
+    assert len(verdicts) >= 6, verdicts
