@@ -28,6 +28,7 @@ from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
 from grader.integrity import rebuild
 from grader.limited_execute import OUTPUT_LIMIT_ERROR
+from grader.manual import AWAITING_MESSAGE, apply_manual_grades
 from grader.nbgrader_runner import jupyter_dir, run_nbgrader, sqlite_url
 from grader.release import generate_assignments
 from grader.replay_verdicts import MISMATCH_ERROR
@@ -116,10 +117,12 @@ def autograde(
                 results += _zero_results(submission, definition, submission.status)
         results += [_stray_result(stray) for stray in strays]
         results.sort(key=_row_order(assignments))
+        record_results(db_url, results, notebooks)
+        # Scores an instructor gave written answers (grader manual) outlive a new grading run.
+        results = apply_manual_grades(db_url, results)
         write_grades_csv(results, out / "grades.csv")
         write_results_json(results, out / "results.json")
         write_feedback(results, notebooks, by_name, out / "autograded", out / "feedback")
-        record_results(db_url, results, notebooks)
     finally:
         if not options.keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -260,6 +263,12 @@ def grade_notebook(
     (job_dir / "nbgrader.log").write_text(run.log, encoding="utf-8")
     relative = Path(submission.student_id, submission.assignment, f"{submission.notebook}.ipynb")
     autograded = course_root / "autograded" / relative
+    has_manual = any(not cell.autograded for cell in definition.graded_cells)
+    if has_manual and (run.timed_out or not autograded.exists()):
+        # Written answers do not depend on the code running: they still go to the instructor,
+        # who reviews them in the notebook as graded (not executed).
+        (autograded_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(rebuilt.notebook, autograded_dir / relative)
     if run.timed_out:
         return _zero_results(
             submission,
@@ -267,6 +276,7 @@ def grade_notebook(
             "timeout",
             f"The notebook did not finish within {options.notebook_timeout} s; "
             "look for an endless loop or a very slow cell.",
+            manual_apart=True,
         )
     if not autograded.exists():
         crashed = "DeadKernelError" in run.log or "Kernel died" in run.log
@@ -278,6 +288,7 @@ def grade_notebook(
             "out of memory)."
             if crashed
             else "nbgrader could not grade this notebook; the instructor has the log.",
+            manual_apart=True,
         )
     (autograded_dir / relative).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(autograded, autograded_dir / relative)
@@ -315,7 +326,7 @@ def _cell_result(
         return result(0.0, "missing_cell", "This graded cell is missing from the notebook.")
     score = scores.get(grade_id)
     if not autograded:
-        return result(score or 0.0, "needs_manual_grade", "Graded by the instructor.")
+        return result(score or 0.0, "needs_manual_grade", AWAITING_MESSAGE)
     error = errors[grade_id]
     if score is not None and score >= points:
         return result(float(score), "passed")
@@ -353,8 +364,14 @@ def _cell_errors(path: Path) -> dict[str, tuple[str, str] | None]:
 
 
 def _zero_results(
-    submission: SubmittedNotebook, definition: Notebook, status: str, message: str = ""
+    submission: SubmittedNotebook,
+    definition: Notebook,
+    status: str,
+    message: str = "",
+    manual_apart: bool = False,
 ) -> list[CellResult]:
+    """Zero for every graded cell, with ``status``; with ``manual_apart``, manually graded
+    answers (which running the code does not affect) await the instructor instead."""
     return [
         CellResult(
             submission.student_id,
@@ -363,8 +380,11 @@ def _zero_results(
             cell.grade_id,
             0.0,
             cell.points,
-            status,
-            message or submission.detail,
+            *(
+                ("needs_manual_grade", AWAITING_MESSAGE)
+                if manual_apart and not cell.autograded
+                else (status, message or submission.detail)
+            ),
         )
         for cell in definition.graded_cells
     ]

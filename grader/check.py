@@ -1,10 +1,12 @@
 """``grader check``: prove the course consistent before anything reaches students.
 
 1. nbgrader accepts every source notebook (metadata, markers, unique grade ids), and our own rules
-   hold (graded test cells have points, solutions carry no outputs, hidden tests are marked);
-2. exercises/ is exactly what ``grader release`` produces, and holds no solution or hidden test;
-3. under real nbgrader autograding, every solution notebook gets full marks and every released
-   notebook gets zero.
+   hold (graded test cells have points, solutions carry no outputs, hidden tests are marked,
+   manually graded answers hold a model answer and a rubric worth their points: grader.rubric);
+2. exercises/ is exactly what ``grader release`` produces, and holds no solution, hidden test,
+   model answer or rubric;
+3. under real nbgrader autograding, every solution notebook gets full marks on its autograded
+   cells (its manually graded answers await the instructor) and every released notebook gets zero.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from grader.course import Assignment, load_course
 from grader.nbgrader_runner import sqlite_url
 from grader.paths import EXERCISES_DIR, SOLUTIONS_DIR
 from grader.release import ReleaseError, generate_assignments
+from grader.rubric import RUBRIC_HEADER, is_manual, leak_lines, rubric_problems
 
 LEAK_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
@@ -82,6 +85,8 @@ def source_problems(path: Path) -> list[str]:
             problems.append(f"{where} has hidden tests but is not a locked graded cell")
         if meta.get("solution") and "### BEGIN SOLUTION" not in source:
             problems.append(f"{where} is a solution cell without ### BEGIN SOLUTION")
+        elif is_manual(cell) and meta.get("points"):
+            problems += [f"{where} {p}" for p in rubric_problems(source, float(meta["points"]))]
     if graded == 0:
         problems.append("no graded test cell")
     kernel = notebook.get("metadata", {}).get("kernelspec", {}).get("name")
@@ -113,6 +118,47 @@ def release_problems(
         if path.suffix == ".ipynb":
             text = (exercises_dir / path).read_text(encoding="utf-8", errors="replace")
             problems += [f"exercises/{path} leaks `{m}`" for m in LEAK_MARKERS if m in text]
+    problems += _answer_leaks(assignments, exercises_dir)
+    return problems
+
+
+def _answer_leaks(assignments: list[Assignment], exercises_dir: Path) -> list[str]:
+    """No line of a manually graded answer's model answer or rubric may reach a student."""
+    problems = []
+    for assignment in assignments:
+        for notebook in assignment.notebooks:
+            released = exercises_dir / assignment.name / f"{notebook.name}.ipynb"
+            if not released.exists():
+                continue
+            try:
+                cells = json.loads(released.read_text(encoding="utf-8")).get("cells", [])
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                problems.append(f"exercises/{assignment.name}/{released.name} is not a notebook")
+                continue
+            text = "\n".join("".join(cell.get("source", "")) for cell in cells)
+            source = json.loads(notebook.path.read_text(encoding="utf-8")).get("cells", [])
+            # A line the instructions or given code also show (an equation, say) is no secret;
+            # a rubric's header always is.
+            given = {
+                line.strip()
+                for cell in source
+                if not cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+                for line in "".join(cell.get("source", "")).split("\n")
+            }
+            for cell in source:
+                if not is_manual(cell):
+                    continue
+                grade_id = cell["metadata"]["nbgrader"].get("grade_id")
+                leaked = [
+                    line
+                    for line in leak_lines("".join(cell["source"]))
+                    if line in text and (line not in given or RUBRIC_HEADER.search(line))
+                ]
+                if leaked:
+                    problems.append(
+                        f"exercises/{assignment.name}/{released.name} leaks the model answer or "
+                        f"rubric of {grade_id}: {leaked[0]!r}"
+                    )
     return problems
 
 
@@ -139,9 +185,25 @@ def _grading_problems(
         f"autograded {result.notebooks_graded} notebooks in {time.monotonic() - started:.1f} s"
     )
     problems = []
+    manual = {
+        (a.name, nb.name, cell.grade_id)
+        for a in assignments
+        for nb in a.notebooks
+        for cell in nb.graded_cells
+        if not cell.autograded
+    }
     for row in result.results:
         where = f"{row.assignment}/{row.notebook} {row.grade_id}"
-        if row.student_id == "solution" and (row.status != "passed" or row.score != row.max_score):
+        if (row.assignment, row.notebook, row.grade_id) in manual:
+            # A written answer cannot pass by itself: the solution's awaits the instructor.
+            if row.student_id == "solution" and row.status != "needs_manual_grade":
+                problems.append(
+                    f"solution notebook's manually graded answer {where} is {row.status}, "
+                    f"not needs_manual_grade: {row.message.splitlines()[0] if row.message else ''}"
+                )
+        elif row.student_id == "solution" and (
+            row.status != "passed" or row.score != row.max_score
+        ):
             problems.append(
                 f"solution notebook loses points in {where}: {row.status} {row.score:g}/"
                 f"{row.max_score:g}: {row.message.splitlines()[0] if row.message else ''}"
@@ -156,4 +218,10 @@ def _grading_problems(
                 f"{assignment.name}/{notebook.name}: {len(notebook.graded_cells)} graded cells, "
                 f"{notebook.max_score:g} points"
             )
+            by_hand = [cell for cell in notebook.graded_cells if not cell.autograded]
+            if by_hand:
+                report.lines.append(
+                    f"{assignment.name}/{notebook.name}: {len(by_hand)} of them graded by the "
+                    f"instructor ({sum(c.points for c in by_hand):g} points; `grader manual`)"
+                )
     return problems

@@ -1,4 +1,4 @@
-"""The ``python -m grader`` command line: release, check, autograde."""
+"""The ``python -m grader`` command line: release, check, autograde, manual."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader.paths import EXERCISES_DIR
+from grader.paths import EXERCISES_DIR, SOLUTIONS_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +49,40 @@ def _parser() -> argparse.ArgumentParser:
         help="start every kernel from scratch instead of forking it from a warm sandbox",
     )
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
+    grade.add_argument(
+        "--solutions",
+        type=Path,
+        default=SOLUTIONS_DIR,
+        metavar="DIR",
+        help="the course's source notebooks (default: solutions/)",
+    )
     grade.set_defaults(run=_autograde)
+
+    manual = commands.add_parser(
+        "manual",
+        help="review pages and a score sheet for the manually graded answers in OUT; "
+        "with --scores, import the filled sheet",
+    )
+    manual.add_argument("out", type=Path, metavar="OUT", help="the output folder of autograde")
+    manual.add_argument(
+        "--scores", type=Path, metavar="SHEET", help="record this filled score sheet"
+    )
+    manual.add_argument(
+        "--db", default=None, help="gradebook URL (default: sqlite OUT/gradebook.db)"
+    )
+    manual.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite OUT/manual/scores.csv even if it holds scores not imported yet",
+    )
+    manual.add_argument(
+        "--solutions",
+        type=Path,
+        default=SOLUTIONS_DIR,
+        metavar="DIR",
+        help="the course's source notebooks (default: solutions/)",
+    )
+    manual.set_defaults(run=_manual)
     return parser
 
 
@@ -87,6 +120,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _autograde(args: argparse.Namespace) -> int:
     from grader.autograde import AutogradeOptions, autograde
+    from grader.course import load_course
     from grader.release import ReleaseError
 
     if not args.submitted.is_dir():
@@ -109,7 +143,7 @@ def _autograde(args: argparse.Namespace) -> int:
         note += ", warm kernels" if options.warm_kernels else ", cold kernels"
     print(f"sandbox: {note}", file=sys.stderr)
     try:
-        report = autograde(args.submitted, args.out, options)
+        report = autograde(args.submitted, args.out, options, load_course(args.solutions))
     except ReleaseError as error:
         print(f"autograde: the course itself does not generate: {error}", file=sys.stderr)
         return 1
@@ -118,5 +152,44 @@ def _autograde(args: argparse.Namespace) -> int:
     print(
         f"graded {report.notebooks_graded} notebooks of {len(students)} students in "
         f"{report.seconds:.1f} s; {score:g} points awarded; wrote {args.out / 'grades.csv'}"
+    )
+    return 0
+
+
+def _manual(args: argparse.Namespace) -> int:
+    from grader.course import load_course
+    from grader.manual import ManualGradingError, gradebook_url, import_scores, write_review
+
+    try:
+        db_url = gradebook_url(args.out, args.db)
+        assignments = load_course(args.solutions)
+        if args.scores is None:
+            review = write_review(args.out, assignments, db_url, force=args.force)
+        else:
+            done = import_scores(args.out, args.scores, assignments, db_url)
+    except ManualGradingError as error:
+        what = "nothing was recorded" if args.scores else "nothing was written"
+        print(f"manual: {len(error.problems)} problem(s); {what}:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"- {problem}", file=sys.stderr)
+        return 1
+    if args.scores is None:
+        print(
+            f"wrote {len(review.pages)} review page(s) ({review.index}): {review.answers} "
+            f"answers, {review.awaiting} awaiting a grade"
+        )
+        if review.sheet_written:
+            print(f"wrote {review.sheet}: fill the score column, then --scores {review.sheet}")
+        else:
+            print(
+                f"kept {review.sheet}: {review.kept_because} (import it with --scores, or "
+                "rewrite it with --force)",
+                file=sys.stderr,
+            )
+        return 0
+    print(
+        f"recorded {done.recorded} manual score(s) ({done.blank} blank row(s) left as they are); "
+        f"{done.awaiting} answer(s) still await a grade; rewrote "
+        + ", ".join(str(path) for path in done.written)
     )
     return 0

@@ -2,7 +2,9 @@
 
 The pages are self-contained HTML (inline CSS, no scripts, no remote assets) so they open offline.
 Hidden tests never appear: a graded cell's source is shown only up to its hidden-test marker, and
-only the final error message of a failing cell is shown, never its traceback.
+only the final error message of a failing cell is shown, never its traceback. A manually graded
+answer says that it awaits the instructor, and once graded (grader.manual) shows the score and the
+instructor's comment.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:.3
 text-align:left;vertical-align:top}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto;
 white-space:pre-wrap}.passed{color:#0a5c0a}.failed,.error,.timeout,.kernel_crashed,
 .missing_notebook,.invalid_notebook,.missing_cell{color:#9b1111;font-weight:600}
+.manually_graded{color:#0a5c0a}.needs_manual_grade{color:#7a5300;font-weight:600}
 """
 
 
@@ -83,6 +86,12 @@ def _notebook_page(
     ]
     if submission.status != "ok":
         parts.append(f"<p class='{submission.status}'>{html.escape(submission.detail)}</p>")
+    awaiting = sum(1 for r in cells if r.status == "needs_manual_grade")
+    if awaiting:
+        parts.append(
+            f"<p class='needs_manual_grade'>{awaiting} written answer(s) await grading by your "
+            "instructor; the score above does not include them yet.</p>"
+        )
     parts.append(
         "<table><tr><th>Test</th><th>Points</th><th>Result</th><th>What it found</th></tr>"
     )

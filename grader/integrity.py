@@ -4,7 +4,9 @@ Students hand in a whole notebook, but only their answers are theirs: the grader
 cells (nbgrader ``solution`` cells, matched by grade id) and any code cells they added into a fresh
 copy of the released notebook. Test cells, given code, points, grade ids, cell types, kernelspec
 and metadata all come from the release, and no stored output survives, so that editing, deleting,
-duplicating or re-typing a test cell, or editing nbgrader's metadata, changes nothing.
+duplicating or re-typing a test cell, or editing nbgrader's metadata, changes nothing. What is
+taken (code or a written answer) is made valid Unicode, so that no text can stop nbgrader or the
+grader from writing the notebook.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def rebuild(submitted: NotebookNode, release: NotebookNode) -> Rebuilt:
             if theirs is None or theirs.cell_type != cell.cell_type:
                 rebuilt.missing_answers.append(grade_id)
             else:
-                cell.source = theirs.source
+                cell.source = _valid_text(theirs.source)
                 if cell.cell_type == "code":
                     rebuilt.student_cells.append(cell)
         if cell.cell_type == "code":
@@ -79,6 +81,11 @@ def rebuild(submitted: NotebookNode, release: NotebookNode) -> Rebuilt:
 
 def _code_cell(cell: NotebookNode, index: int) -> NotebookNode:
     """A student's own code cell, stripped of any metadata (it earns nothing by itself)."""
-    new = nbformat.v4.new_code_cell(cell.source)
+    new = nbformat.v4.new_code_cell(_valid_text(cell.source))
     new.id = f"student-cell-{index}"  # deterministic, so the same submission gives the same file
     return new
+
+
+def _valid_text(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates, which JSON allows) replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
