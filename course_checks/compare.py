@@ -20,6 +20,7 @@ __all__ = [
     "CheckFailure",
     "as_numpy",
     "call",
+    "call_with_shapes",
     "check_close",
     "check_gradient",
     "check_true",
@@ -60,6 +61,24 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """
     __tracebackhide__ = True
     return replay.through(function, args, kwargs, lambda: _explained_call(function, args, kwargs))
+
+
+def call_with_shapes(shapes: str, function: Callable[..., Any], *args: Any) -> Any:
+    """:func:`call`, with ``shapes`` in place of the vanilla RNN's sentence about shapes.
+
+    After a shape error, :func:`call`'s hint ends with a sentence that names the RNN's parameters
+    (``W_x``, ``W_h``, ``b``); an exercise with other parameters passes its own sentence, which
+    starts like it: ``"Shapes: sequences are time-major, …"``.
+    """
+    __tracebackhide__ = True
+    try:
+        return call(function, *args)
+    except CheckFailure as failure:
+        message = str(failure)
+        start = message.find(_RNN_SHAPES_START)
+        if start < 0:
+            raise
+        raise CheckFailure(message[:start] + shapes) from None
 
 
 def _explained_call(function: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any]) -> Any:
@@ -444,6 +463,7 @@ _SHAPE_ERRORS = (
     "inconsistent",
 )
 _DTYPE_ERRORS = ("dtype", "scalar type", "double != float", "float != double")
+_RNN_SHAPES_START = "Shapes: sequences are time-major"  # call_with_shapes replaces from here on
 
 
 def _hint_for_exception(error: Exception) -> str:
@@ -481,7 +501,7 @@ def _hint_for_exception(error: Exception) -> str:
                 "weight_hh_l0 is (H, H), while this course's W_x is (D, H)."
             )
         hints.append(
-            "Shapes: sequences are time-major, x is (T, B, D), so x[t] is one time step of "
+            _RNN_SHAPES_START + ", x is (T, B, D), so x[t] is one time step of "
             "shape (B, D); a state h is (B, H); W_x is (D, H), W_h is (H, H) and b is (H,). "
             "Check the order of the matrix products, any transposes (.T), and which axis is time."
         )

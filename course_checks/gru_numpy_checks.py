@@ -18,7 +18,7 @@ import torch
 
 from .compare import (
     CheckFailure,
-    call,
+    call_with_shapes,
     check_close,
     check_gradient,
     check_true,
@@ -69,7 +69,6 @@ GRADIENT_GROUPS = {
 SHUT, OPEN = -40.0, 40.0  # sigmoid(±40) is 0 or 1 to float64 precision (4e-18)
 
 # The shape sentence of compare.call's hint is written for the RNN; this one names the GRU's shapes.
-_RNN_SHAPES_START = "Shapes: sequences are time-major"
 GRU_SHAPES = (
     "Shapes: sequences are time-major, x is (T, B, D), so x[t] is one time step of shape (B, D) "
     "and axis 0 is time; a state h is (B, H); W_xr, W_xz and W_xh are (D, H), W_hr, W_hz and "
@@ -119,14 +118,7 @@ def random_gru_case(seed: int, T: int, B: int, D: int, H: int) -> GRUCase:
 def _call(function: Callable[..., Any], *args: Any) -> Any:
     """``compare.call``, with the GRU's shapes in the hint that follows a shape error."""
     __tracebackhide__ = True
-    try:
-        return call(function, *args)
-    except CheckFailure as failure:
-        message = str(failure)
-        start = message.find(_RNN_SHAPES_START)
-        if start < 0:
-            raise
-        raise CheckFailure(message[:start] + GRU_SHAPES) from None
+    return call_with_shapes(GRU_SHAPES, function, *args)
 
 
 def _copy(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -35,7 +35,7 @@ from torch import nn
 
 from . import replay
 from .compare import CheckFailure, check_close, check_true, check_uniform_spread, expect_tuple
-from .guards import forbid_calls
+from .guards import block_torch_ops, builtin_recurrent_classes, forbid_calls
 from .probes import (
     attempt,
     backward,
@@ -44,15 +44,19 @@ from .probes import (
     outcome,
     parameter_facts,
     recorded_gradients,
+    replaced_names,
     run_probe,
 )
 
 __all__ = [
     "GRU_BUILTINS",
     "GRU_FUNCTION_NAMES",
+    "GRU_LAYOUT",
     "NO_BUILTIN_GRU_REASON",
     "GRUCase",
+    "TorchLayout",
     "call_gru",
+    "call_in_layout",
     "cell_mistakes",
     "check_adding_problem",
     "check_adding_trained",
@@ -115,35 +119,9 @@ def no_builtin_gru() -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def _block_gru_ops() -> Iterator[None]:
-    """Block ``torch.ops.aten.gru*`` overloads (named ``gru.input``, ``gru_cell.default``…).
-
-    ``forbid_calls`` matches torch functions by their exact name (``gru_cell``); the overloads of
-    ``torch.ops.aten`` carry the overload after a dot, so they are matched here by the part before.
-    """
-    from torch.overrides import TorchFunctionMode
-
-    class _Blocker(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            name = str(getattr(func, "__name__", ""))
-            if name.split(".")[0] in GRU_FUNCTION_NAMES:
-                raise CheckFailure(f"Your code called torch's {name}. {NO_BUILTIN_GRU_REASON}")
-            return func(*args, **(kwargs or {}))
-
-    with _Blocker():
-        yield
-
-
-def _builtin_recurrent_classes() -> tuple[type, ...]:
-    from torch.ao.nn.quantized.dynamic.modules import rnn as quantized_rnn
-
-    return (
-        nn.RNNBase,
-        nn.modules.rnn.RNNCellBase,
-        quantized_rnn.RNNBase,
-        quantized_rnn.RNNCellBase,
-    )
+def _block_gru_ops() -> contextlib.AbstractContextManager[None]:
+    """Block ``torch.ops.aten.gru*`` overloads (named ``gru.input``, ``gru_cell.default``…)."""
+    return block_torch_ops(GRU_FUNCTION_NAMES, NO_BUILTIN_GRU_REASON)
 
 
 def check_no_builtin_gru_modules(module: Any, what: str = "GRUFromScratch") -> None:
@@ -152,7 +130,7 @@ def check_no_builtin_gru_modules(module: Any, what: str = "GRUFromScratch") -> N
     if not isinstance(module, nn.Module):
         raise CheckFailure(f"{what} must be an nn.Module; got a {type(module).__name__}.")
     for name, submodule in module.named_modules():
-        if isinstance(submodule, _builtin_recurrent_classes()):
+        if isinstance(submodule, builtin_recurrent_classes()):
             where = f"self.{name}" if name else "the module itself"
             raise CheckFailure(
                 f"{what} contains a built-in recurrent module ({where} is an "
@@ -164,6 +142,16 @@ def check_no_builtin_gru_modules(module: Any, what: str = "GRUFromScratch") -> N
 # ------------------------------------------------------------------------------ calling students
 
 
+@dataclass(frozen=True)
+class TorchLayout:
+    """What the hints after an exception say about a PyTorch exercise's layout."""
+
+    shapes: str  # the sentence about shapes that ends the hint after a shape error
+    weights: str  # the stacked weights, e.g. "weight_ih (3H, D) and weight_hh (3H, H)"
+    parameter: str  # a parameter that values are copied into, e.g. "self.cell.weight_ih"
+    train: str  # the exercise's training function, e.g. "train"
+
+
 def call_gru(function: Callable[..., Any], *args: Any, hint: str = "", **kwargs: Any) -> Any:
     """Call a student's function or module; turn a stub or an exception into an explanation.
 
@@ -172,13 +160,25 @@ def call_gru(function: Callable[..., Any], *args: Any, hint: str = "", **kwargs:
     grader runs the notebook, the call is recorded, and replayed when it re-checks the test.
     """
     __tracebackhide__ = True
+    return call_in_layout(GRU_LAYOUT, function, *args, hint=hint, **kwargs)
+
+
+def call_in_layout(
+    layout: TorchLayout, function: Callable[..., Any], *args: Any, hint: str = "", **kwargs: Any
+) -> Any:
+    """:func:`call_gru` for another PyTorch exercise, whose hints describe ``layout``."""
+    __tracebackhide__ = True
     return replay.through(
-        function, args, kwargs, lambda: _explained_call(function, args, kwargs, hint)
+        function, args, kwargs, lambda: _explained_call(function, args, kwargs, hint, layout)
     )
 
 
 def _explained_call(
-    function: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any], hint: str
+    function: Callable[..., Any],
+    args: tuple,
+    kwargs: Mapping[str, Any],
+    hint: str,
+    layout: TorchLayout,
 ) -> Any:
     __tracebackhide__ = True
     name = _callable_name(function)
@@ -192,7 +192,7 @@ def _explained_call(
         raise
     except Exception as error:
         shapes = ", ".join(_describe(a) for a in (*args, *kwargs.values())) or "no arguments"
-        hints = [h for h in (hint, _hint_for(error)) if h]
+        hints = [h for h in (hint, _hint_for(error, layout)) if h]
         raise CheckFailure(
             f"{name} raised {type(error).__name__}: {error}\n"
             f"  It was called with: {shapes}.\n  " + "\n  ".join(hints)
@@ -219,10 +219,13 @@ _SHAPES = (
     "state h is (B, H), while h0 and h_n have nn.GRU's leading num_layers axis, (1, B, H); "
     "weight_ih is (3H, D), weight_hh (3H, H), bias_ih and bias_hh (3H,)."
 )
+GRU_LAYOUT = TorchLayout(
+    _SHAPES, "weight_ih (3H, D) and weight_hh (3H, H)", "self.cell.weight_ih", "train"
+)
 
 
-def _hint_for(error: Exception) -> str:
-    """The likely mistake behind an exception, in this exercise's words."""
+def _hint_for(error: Exception, layout: TorchLayout) -> str:
+    """The likely mistake behind an exception, in the words of the exercise of ``layout``."""
     text = str(error)
     lowered = text.lower()
     if "leaf variable" in lowered and "in-place" in lowered:
@@ -233,15 +236,15 @@ def _hint_for(error: Exception) -> str:
     if "cannot assign" in lowered and "parameter" in lowered:
         return (
             "A registered nn.Parameter can only be replaced by another nn.Parameter: copy the "
-            "values in instead, self.cell.weight_ih.copy_(...) inside `with torch.no_grad():`."
+            f"values in instead, {layout.parameter}.copy_(...) inside `with torch.no_grad():`."
         )
     if any(f in lowered for f in ("dtype", "scalar type", "double != float", "float != double")):
         return (
             "float32 and float64 are mixed. The checks run in float64: create the parameters "
             "with the `dtype` argument (float64 by default) and every new tensor with the "
             "input's dtype and device, torch.zeros(..., dtype=x.dtype, device=x.device); a "
-            "tensor made without a dtype is float32. In train, convert each batch to the "
-            "model's dtype and device (x.to(parameter))."
+            f"tensor made without a dtype is float32. In {layout.train}, convert each batch to "
+            "the model's dtype and device (x.to(parameter))."
         )
     product = re.search(r"\((\d+)x(\d+) and (\d+)x(\d+)\)", text)
     if product:
@@ -249,15 +252,15 @@ def _hint_for(error: Exception) -> str:
         if inner == columns and inner != rows:
             return (
                 f"A weight of shape ({rows}, {columns}) is used without transposing it: PyTorch "
-                f"stores one row per output unit, weight_ih (3H, D) and weight_hh (3H, H), so "
-                f"the products are x_t @ weight_ih.T and h @ weight_hh.T (transpose).\n  {_SHAPES}"
+                f"stores one row per output unit, {layout.weights}, so the products are "
+                f"x_t @ weight_ih.T and h @ weight_hh.T (transpose).\n  {layout.shapes}"
             )
-        return _SHAPES
+        return layout.shapes
     if any(
         f in lowered
         for f in ("shape", "size of tensor", "must match the size", "mat1", "dimension", "index")
     ):
-        return _SHAPES
+        return layout.shapes
     return "Read the error above, then re-run the cell that defines the function."
 
 
@@ -1376,16 +1379,8 @@ def _reference_data(namespace: dict[str, Any]) -> Iterator[None]:
     ``train`` looks ``adding_problem`` up in the notebook's globals when it runs; replaying it on
     the reference data keeps a wrong ``adding_problem`` from failing the test of ``train`` too.
     """
-    missing = object()
-    saved = namespace.get("adding_problem", missing)
-    namespace["adding_problem"] = reference_adding_problem
-    try:
+    with replaced_names(namespace, {"adding_problem": reference_adding_problem}):
         yield
-    finally:
-        if saved is missing:
-            namespace.pop("adding_problem", None)
-        else:
-            namespace["adding_problem"] = saved
 
 
 def _probe_train(

@@ -12,6 +12,8 @@ from .compare import CheckFailure
 __all__ = [
     "NO_BUILTIN_RNN_REASON",
     "RNN_BUILTINS",
+    "block_torch_ops",
+    "builtin_recurrent_classes",
     "check_no_builtin_rnn_modules",
     "forbid_calls",
     "no_builtin_rnn",
@@ -103,6 +105,40 @@ def check_no_builtin_rnn_modules(module: Any, what: str = "RNNFromScratch") -> N
                 f"nn.{type(submodule).__name__}). Write the recurrence yourself with nn.Parameter "
                 f"weights; nn.RNN and nn.RNNCell are only allowed in the tests."
             )
+
+
+@contextlib.contextmanager
+def block_torch_ops(names: frozenset[str], reason: str) -> Iterator[None]:
+    """Within the block, any torch function or ``torch.ops.aten`` overload in ``names`` raises.
+
+    :func:`forbid_calls` matches the names of its targets; this blocks operators by name too,
+    including those no public target leads to (``_thnn_fused_gru_cell``) and the overloads of
+    ``torch.ops.aten``, named ``gru.input`` or ``gru_cell.default``, by the part before the dot.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    class _Blocker(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = str(getattr(func, "__name__", ""))
+            if name.split(".")[0] in names:
+                raise CheckFailure(f"Your code called torch's {name}. {reason}")
+            return func(*args, **(kwargs or {}))
+
+    with _Blocker():
+        yield
+
+
+def builtin_recurrent_classes() -> tuple[type, ...]:
+    """PyTorch's recurrent modules and cells, float and dynamically quantized."""
+    import torch
+    from torch.ao.nn.quantized.dynamic.modules import rnn as quantized_rnn
+
+    return (
+        torch.nn.RNNBase,
+        torch.nn.modules.rnn.RNNCellBase,
+        quantized_rnn.RNNBase,
+        quantized_rnn.RNNCellBase,
+    )
 
 
 @contextlib.contextmanager

@@ -18,8 +18,9 @@ several steps may keep a failure as data (:func:`attempt`), for the check to rai
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "outcome",
     "parameter_facts",
     "recorded_gradients",
+    "replaced_names",
     "run_probe",
 ]
 
@@ -130,6 +132,29 @@ def notebook_value(name: str) -> Any:
     import __main__
 
     return getattr(__main__, name, None)
+
+
+@contextlib.contextmanager
+def replaced_names(
+    namespace: MutableMapping[str, Any], values: Mapping[str, Any]
+) -> Iterator[None]:
+    """Within the block, the names of ``values`` in ``namespace`` are bound to those values.
+
+    A probe of a student's function that calls the notebook's other functions (``train`` calls
+    ``adding_problem``) binds the reference ones in the function's globals for the call, so that
+    a mistake in one function does not count against the next. Restored afterwards.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in values}
+    namespace.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
 def digest(value: Any) -> str:

@@ -1,30 +1,50 @@
 """Each catalogued mistake loses points and is named in its feedback; each graded cell catches one.
 
-All mistakes are graded in one batch by the real grader (real nbgrader, real kernels), each as a
-synthetic student whose notebook is the solution with exactly one mistake written in.
+The mistakes are graded in one batch by the real grader (real nbgrader, real kernels), each as a
+synthetic student whose notebook is the solution with exactly one mistake written in. The batch
+holds the mistakes that the selected tests need, so that ``-k ex4`` grades one exercise's
+catalogue (and checks its coverage) instead of all of them.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 from grader.course import load_course
 from tests.conftest import run_grader
 from tests.factory import all_mistakes, with_mistake, write
+from tests.mistakes.catalogue import Mistake
 
 MISTAKES = all_mistakes()
+ASSIGNMENTS = [a.name for a in load_course()]
 
 pytestmark = pytest.mark.slow
 
 
+def _needed(items: list[pytest.Item]) -> list[Mistake]:
+    """The mistakes that the selected tests of this module grade, in catalogue order."""
+    ids, assignments = set(), set()
+    for item in items:
+        if Path(str(item.path)) != Path(__file__):
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "mistake" in params:
+            ids.add(params["mistake"].id)
+        if "assignment" in params:
+            assignments.add(params["assignment"])
+    return [m for m in MISTAKES if m.id in ids or m.assignment in assignments]
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict[str, dict[str, dict]]:
+def graded(request, tmp_path_factory) -> dict[str, dict[str, dict]]:
     """results[mistake id][grade_id] = result row (with message), for the mistaken notebook."""
     root = tmp_path_factory.mktemp("mistakes")
-    for mistake in MISTAKES:
+    needed = _needed(request.session.items)
+    for mistake in needed:
         write(
             with_mistake(mistake),
             root / "submitted" / mistake.id / mistake.assignment / f"{mistake.notebook_name}.ipynb",
@@ -43,7 +63,7 @@ def graded(tmp_path_factory) -> dict[str, dict[str, dict]]:
     assert done.returncode == 0, done.stderr
     rows = json.loads((root / "out" / "results.json").read_text())
     results: dict[str, dict[str, dict]] = defaultdict(dict)
-    by_id = {m.id: m for m in MISTAKES}
+    by_id = {m.id: m for m in needed}
     for row in rows:
         mistake = by_id[row["student_id"]]
         if row["notebook"] == mistake.notebook_name:
@@ -82,16 +102,19 @@ def test_mistake_loses_points_and_is_named(graded, mistake):
         )
 
 
-def test_every_graded_cell_fails_for_some_mistake(graded):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_graded_cell_fails_for_some_mistake(graded, assignment):
     caught = {
         (m.assignment, m.notebook_name, grade_id)
         for m in MISTAKES
+        if m.assignment == assignment
         for grade_id, row in graded[m.id].items()
         if row["score"] < row["max_score"]
     }
     uncaught = [
         f"{a.name}/{nb.name} {c.grade_id}"
         for a in load_course()
+        if a.name == assignment
         for nb in a.notebooks
         for c in nb.graded_cells
         if c.autograded and (a.name, nb.name, c.grade_id) not in caught

@@ -1,11 +1,11 @@
 """Verdicts outside the kernel for the PyTorch exercises: probes recorded, comparisons replayed.
 
-The tests of ``rnn_torch`` and ``gru_torch`` run the student's modules inside *probes*
-(``course_checks.probes``) that return data; the grader's re-check replays that data and runs the
-comparisons again. The first tests do this in-process for every check of both exercises, as the
-kernel and the grader would (records through JSON, the student's names as ``replay.Stub``); the
-last ones run the released ``gru_torch`` notebook in a real kernel, then the grader's
-ReplayVerdicts, as autograding does.
+The tests of ``rnn_torch``, ``gru_torch`` and ``lstm_torch`` run the student's modules inside
+*probes* (``course_checks.probes``) that return data; the grader's re-check replays that data and
+runs the comparisons again. The first tests do this in-process for every check of these
+exercises, as the kernel and the grader would (records through JSON, the student's names as
+``replay.Stub``); the last ones run the released ``gru_torch`` notebook in a real kernel, then the
+grader's ReplayVerdicts, as autograding does.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from torch import nn
 import __main__
 from course_checks import CheckFailure, replay
 from course_checks import gru_torch_checks as gru
+from course_checks import lstm_torch_checks as lstm
 from course_checks import rnn_checks as rnn
 from course_checks.references import random_rnn_case
 from grader.replay_verdicts import MISMATCH_ERROR, take_records
@@ -31,6 +32,14 @@ from tests.factory import EXERCISES, student_solution
 from tests.replay_run import error_names, graded_cell, graded_with_replay
 from tests.test_course_checks import TinyRNN
 from tests.test_gru_torch_checks import Oracle, make, make_cell, make_train
+from tests.test_lstm_checks import (
+    evaluate,
+    make_train_model,
+    set_forget_bias,
+    torch_step,
+    train_step,
+)
+from tests.test_lstm_checks import make as make_lstm
 
 
 class LoadableRNN(TinyRNN):
@@ -75,6 +84,21 @@ CHECKS: dict[str, tuple[Callable[..., Any], Any, tuple, dict]] = {
     "gru_device": (gru.check_gru_device, make(), ("cpu", 54, 5, 3, 2, 4), {}),
     "adding_problem": (gru.check_adding_problem, gru.reference_adding_problem, (1000, 10, 0), {}),
     "train": (gru.check_train, make_train(), (4242,), {"steps": 5, "T": 7, "lr": 0.03}),
+    "lstm_step": (lstm.check_lstm_step, torch_step(), (8123, 5, 6, 3), {"guarded": True}),
+    "lstm_parameters": (lstm.check_lstm_parameters, make_lstm(), (24, 16), {}),
+    "lstm_module": (lstm.check_lstm_module, make_lstm(), (9431, 7, 3, 4, 6), {"guarded": True}),
+    "lstm_state_default": (lstm.check_state_default, make_lstm(), (52, 4, 2, 3, 5), {}),
+    "lstm_gradients": (
+        lstm.check_lstm_gradients,
+        make_lstm(),
+        (lstm.random_lstm_case(61, 6, 2, 3, 5),),
+        {},
+    ),
+    "lstm_device": (lstm.check_lstm_device, make_lstm(), ("cpu", 54, 5, 3, 2, 4), {}),
+    "lstm_forget_bias": (lstm.check_forget_bias, set_forget_bias, (make_lstm(), 70, 5, 24), {}),
+    "lstm_train_step": (lstm.check_train_step, train_step, (4242,), {"steps": 4, "T": 7}),
+    "lstm_evaluate": (lstm.check_evaluate, evaluate, (5150,), {"n": 11, "T": 9}),
+    "lstm_train_model": (lstm.check_train_model, make_train_model(), (6161,), {"eval_every": 3}),
 }
 
 
@@ -182,3 +206,16 @@ def test_a_kernel_fooled_by_a_torch_function_mode_is_caught(tmp_path, monkeypatc
     fooled = graded_cell(graded, "test_cell_forward")
     assert error_names(fooled) == [MISMATCH_ERROR]
     assert "h_new from GRUCellFromScratch" in fooled.outputs[-1].evalue, "names the quantity"
+
+
+@pytest.mark.slow
+def test_an_honest_lstm_notebook_passes_the_replay(tmp_path, monkeypatch) -> None:
+    """lstm_torch's records keep what its checks need: pairs of states, biases, histories."""
+    notebook = student_solution("ex4_lstm", "lstm_torch")
+    executed, graded = graded_with_replay(notebook, "ex4_lstm", "lstm_torch", tmp_path, monkeypatch)
+    recorded = take_records(graded_cell(executed, "test_lstm_step"))
+    assert [r["call"] for r in recorded] == ["_probe_lstm_step"], "one probe, recorded"
+    for cell in graded.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            assert error_names(cell) == [], cell.metadata.nbgrader.grade_id
+        assert replay.MIME_TYPE not in json.dumps(cell.get("outputs", [])), "records removed"
