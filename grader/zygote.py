@@ -55,6 +55,10 @@ PRELOAD = (
     "course_checks.rnn_checks",
     "course_checks.gru_numpy_checks",
     "course_checks.gru_torch_checks",
+    "course_checks.lstm_checks",
+    "course_checks.lstm_torch_checks",
+    # The first torch.optim optimizer imports torch._dynamo (about 1 s); it starts no thread.
+    "torch._dynamo",
 )
 
 
