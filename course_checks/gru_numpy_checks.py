@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cases import SequenceCase
 from .compare import (
     CheckFailure,
     call_with_shapes,
@@ -85,7 +86,7 @@ _GATE_FUNCTIONS = (("reset_gate", "r"), ("update_gate", "z"), ("candidate_state"
 
 
 @dataclass(frozen=True)
-class GRUCase:
+class GRUCase(SequenceCase):
     """Inputs, per-gate parameters, upstream gradients and torch.nn.GRU's states for one test."""
 
     x: np.ndarray  # (T, B, D)
@@ -93,16 +94,6 @@ class GRUCase:
     params: dict[str, np.ndarray]
     dhs: np.ndarray  # (T, B, H), the gradient of L = sum(dhs * hs) with respect to hs
     hs: np.ndarray  # (T, B, H), computed by torch.nn.GRU
-
-    @property
-    def sizes(self) -> tuple[int, int, int, int]:
-        T, B, D = self.x.shape
-        return T, B, D, self.h0.shape[1]
-
-    def describe(self) -> str:
-        T, B, D, H = self.sizes
-        steps = "1 time step" if T == 1 else f"{T} time steps"
-        return f"{steps}, B={B}, D={D}, H={H}"
 
 
 def random_gru_case(seed: int, T: int, B: int, D: int, H: int) -> GRUCase:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from . import replay
+from .cases import SequenceCase
 from .compare import CheckFailure, check_close, check_true, check_uniform_spread, expect_tuple
 from .guards import block_torch_ops, builtin_recurrent_classes, forbid_calls
 from .probes import (
@@ -271,7 +272,7 @@ PARAMETER_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 @dataclass(frozen=True)
-class GRUCase:
+class GRUCase(SequenceCase):
     """One random float64 test case: inputs, PyTorch-layout parameters and upstream gradients."""
 
     seed: int
@@ -280,16 +281,6 @@ class GRUCase:
     params: dict[str, np.ndarray]  # weight_ih (3H, D), weight_hh (3H, H), bias_ih, bias_hh (3H,)
     g_out: np.ndarray  # (T, B, H): the loss is sum(g_out ⊙ output) + sum(g_n ⊙ h_n[0])
     g_n: np.ndarray  # (B, H)
-
-    @property
-    def sizes(self) -> tuple[int, int, int, int]:
-        T, B, D = self.x.shape
-        return T, B, D, self.h0.shape[1]
-
-    def describe(self) -> str:
-        T, B, D, H = self.sizes
-        steps = "1 time step" if T == 1 else f"{T} time steps"
-        return f"{steps}, B={B}, D={D}, H={H}"
 
 
 def random_gru_case(seed: int, T: int, B: int, D: int, H: int, scale: float = 0.5) -> GRUCase:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cases import SequenceCase
 from .compare import call_with_shapes, check_close, check_true, expect_keys, expect_tuple
 from .lstm_references import (
     GATES,
@@ -67,23 +68,13 @@ _HINT = (
 
 
 @dataclass(frozen=True)
-class LSTMCase:
+class LSTMCase(SequenceCase):
     """Inputs, initial states and per-gate parameters of one test, drawn from a seed."""
 
     x: np.ndarray  # (T, B, D)
     h0: np.ndarray  # (B, H)
     c0: np.ndarray  # (B, H)
     params: dict[str, np.ndarray]
-
-    @property
-    def sizes(self) -> tuple[int, int, int, int]:
-        T, B, D = self.x.shape
-        return T, B, D, self.h0.shape[1]
-
-    def describe(self) -> str:
-        T, B, D, H = self.sizes
-        steps = "1 time step" if T == 1 else f"{T} time steps"
-        return f"{steps}, B={B}, D={D}, H={H}"
 
 
 def random_lstm_case(seed: int, T: int, B: int, D: int, H: int) -> LSTMCase:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cases import SequenceCase
 from .compare import (
     CheckFailure,
     check_close,
@@ -164,7 +165,7 @@ Params = Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)
-class LSTMCase:
+class LSTMCase(SequenceCase):
     """One random float64 case: inputs, states, PyTorch-layout weights and upstream gradients.
 
     The loss of the gradient tests is ``sum(g_out ⊙ output) + sum(g_h ⊙ h_n[0]) +
@@ -179,16 +180,6 @@ class LSTMCase:
     g_out: np.ndarray  # (T, B, H)
     g_h: np.ndarray  # (B, H)
     g_c: np.ndarray  # (B, H)
-
-    @property
-    def sizes(self) -> tuple[int, int, int, int]:
-        T, B, D = self.x.shape
-        return T, B, D, self.h0.shape[1]
-
-    def describe(self) -> str:
-        T, B, D, H = self.sizes
-        steps = "1 time step" if T == 1 else f"{T} time steps"
-        return f"{steps}, B={B}, D={D}, H={H}"
 
 
 def random_lstm_case(seed: int, T: int, B: int, D: int, H: int, scale: float = 0.5) -> LSTMCase:
