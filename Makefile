@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv sandbox postgres book test test-fast lint format release check clean lab
+.PHONY: all venv sandbox postgres browser book test test-fast lint format release check clean lab
 
 all: book
 
@@ -39,12 +39,23 @@ postgres:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 		echo "warning: PostgreSQL is not installed; tests/test_postgres.py will fail"
 
+## The browser tests' tools (tests/test_browser.py): Debian's Chromium and ChromeDriver, and axe-core
+## from the npm registry at the version package-lock.json pins. Nothing is downloaded at test time.
+browser: node_modules/.package-lock.json
+	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		echo "warning: chromium and chromium-driver are not installed; tests/test_browser.py will fail"
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 ## Build the HTML book into _build/html, executing every chapter (cached in _build/.jupyter_cache).
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 ## Set up, then run the whole test suite (real nbgrader, real kernels, real book build).
-test: $(STAMP) sandbox postgres
+test: $(STAMP) sandbox postgres browser
 	$(BIN)/python -m pytest
 
 ## The quick part of the suite, for the edit-test loop.
@@ -71,5 +82,7 @@ clean:
 	rm -rf _build .pytest_cache .ruff_cache
 
 ## JupyterLab on the released exercises (students' view).
+## JupyterLab refuses to run as root (common in containers) unless told; extra flags go in LAB_FLAGS.
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=exercises
+	$(BIN)/jupyter lab --notebook-dir=exercises $(LAB_FLAGS)

@@ -139,3 +139,15 @@ def test_chapter_4_is_re_executed_when_the_experiments_package_changes(built):
     assert executing not in build_book().stdout
     os.utime(REPO / "experiments" / "summary.py")  # as if it had just been edited
     assert executing in build_book().stdout
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_numbers_its_equations_and_refers_to_them(built, chapter):
+    """Numbered display equations, cross-references that name them ("Eq. (n)"), and terms linked to
+    the glossary; the browser suite checks that every such link lands on its anchor."""
+    text = (HTML / f"{chapter}.html").read_text()
+    numbers = re.findall(r'<span class="eqno">\((\d+\.\d+|\d+)\)', text)
+    assert len(numbers) >= 3, f"{chapter}: {len(numbers)} numbered equations"
+    references = re.findall(r'href="[^"]*#equation-[^"]+"', text)
+    assert references, f"{chapter} never refers to a numbered equation"
+    assert re.search(r'href="glossary\.html#term-', text), f"{chapter} links no glossary term"
