@@ -116,7 +116,7 @@ def seconds_per_step(spec: Spec, steps: int = 20, repeats: int = 3) -> float:
     Runs in this process, after :func:`run_all`'s workers have finished, so nothing else of the
     build competes for the CPU. Not cached: a timing describes the machine that built the page.
     """
-    from experiments.training import build
+    from experiments.training import build, flushed_denormals
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -126,14 +126,15 @@ def seconds_per_step(spec: Spec, steps: int = 20, repeats: int = 3) -> float:
         optimizer = torch.optim.Adam(model.parameters(), lr=spec["lr"])
         batch = task.train_batch(numpy.random.default_rng(0), spec["batch"])
         timings = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            for _ in range(steps):
-                loss = task.loss(model(batch.x), batch)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            timings.append((time.perf_counter() - started) / steps)
+        with flushed_denormals():  # as in training
+            for _ in range(repeats):
+                started = time.perf_counter()
+                for _ in range(steps):
+                    loss = task.loss(model(batch.x), batch)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                timings.append((time.perf_counter() - started) / steps)
         return sorted(timings)[len(timings) // 2]
     finally:
         torch.set_num_threads(threads)

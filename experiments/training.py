@@ -9,7 +9,9 @@ runs on one CPU thread, so a specification always gives the same result on a giv
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -42,8 +44,33 @@ def build(spec: Spec) -> tuple[Task, SequenceModel]:
     return task, model
 
 
+@contextlib.contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Denormal numbers flushed to zero inside the block (the CPU's FTZ/DAZ modes).
+
+    Gradients that vanish through time underflow to denormals, which CPUs process many times more
+    slowly. Flushing replaces only magnitudes below float32's smallest normal number (about 1e-38)
+    by zero; on the project's machine it made a tanh RNN's adding run at T = 100 about 1.6 times
+    faster, with the same score and number of steps.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def train(spec: Spec) -> dict[str, Any]:
     """Train the model of ``spec`` and return its score history, final score and facts.
+
+    Runs with denormals flushed to zero (:func:`flushed_denormals`).
+    """
+    with flushed_denormals():
+        return _train(spec)
+
+
+def _train(spec: Spec) -> dict[str, Any]:
+    """:func:`train`'s body.
 
     Returns ``score`` (the last test score), ``solved``, ``steps`` (steps taken), ``history``
     (``[step, score]`` pairs), ``train_loss`` (every step's loss), ``parameters`` and

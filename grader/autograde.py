@@ -30,7 +30,7 @@ from grader.integrity import rebuild
 from grader.limited_execute import OUTPUT_LIMIT_ERROR
 from grader.manual import AWAITING_MESSAGE, apply_manual_grades
 from grader.nbgrader_runner import jupyter_dir, run_nbgrader, sqlite_url
-from grader.release import generate_assignments
+from grader.release import generate_assignments, template
 from grader.replay_verdicts import MISMATCH_ERROR
 from grader.results import CellResult, write_grades_csv, write_results_json
 from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
@@ -99,9 +99,7 @@ def autograde(
     work = Path(tempfile.mkdtemp(prefix="grader-autograde-"))
     work.chmod(0o711)  # sandbox users may pass through to their own job's folders, not list them
     try:
-        template_db = work / "template" / "gradebook.db"
-        template_db.parent.mkdir(parents=True)
-        release_dir = generate_assignments(assignments, work / "template", sqlite_url(template_db))
+        template_db, release_dir = template(assignments, work / "template")
         _prepare_central_gradebook(db_url, template_db, assignments, work)
         by_name = {(a.name, nb.name): nb for a in assignments for nb in a.notebooks}
         gradable = [n for n in notebooks if n.status == "ok"]
