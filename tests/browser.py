@@ -115,7 +115,7 @@ return {
   raw: raw,
   images: [...document.images].map((img) => ({
     src: img.currentSrc || img.src, loaded: img.complete && img.naturalWidth > 0,
-    alt: img.getAttribute('alt'), inFigure: !!img.closest('figure, .cell_output')})),
+    alt: img.getAttribute('alt')})),
   links: [...document.querySelectorAll('a[href]')].map((a) => a.href),
   prev: (document.querySelector('.prev-next-area a.left-prev') || {}).href || null,
   next: (document.querySelector('.prev-next-area a.right-next') || {}).href || null,
@@ -207,7 +207,7 @@ class Browser:
             raise RuntimeError(f"opened {self.driver.current_url}, not {report.url}")
         report.math_state = self.driver.execute_async_script(_WAIT_FOR_MATH)
         self._scroll_through()  # lazy content (images, iframes) loads as a reader scrolls
-        seen = self._inspect(report)
+        seen = self.driver.execute_script(_INSPECT)
         report.has_math = seen["hasMath"]
         report.typeset = seen["typeset"]
         report.math_errors = seen["mathErrors"]
@@ -248,9 +248,6 @@ class Browser:
                 return state["links"]
             time.sleep(0.1)
         raise TimeoutError(f"the search for {query!r} never finished")
-
-    def _inspect(self, report: PageReport) -> dict:
-        return self.driver.execute_script(_INSPECT)
 
     def _scroll_through(self) -> None:
         self.driver.execute_script(
