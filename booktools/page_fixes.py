@@ -22,6 +22,7 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
+_BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"')
 _THEBE_CONFIG = re.compile(r'\s*<script type="text/x-thebe-config">.*?</script>', re.S)
 
 
@@ -55,11 +56,7 @@ def fix_page(
     body = context.get("body")
     if body:
         body = body.replace('<summary aria-label="Toggle hidden content">', "<summary>")
-        if 'class="citation-list"' in body:
-            body = body.replace('class="citation" id=', 'class="citation" role="listitem" id=')
-            body = re.sub(
-                r'(class="citation" role="listitem" id="[^"]*") role="doc-biblioentry"', r"\1", body
-            )
+        body = _BIBLIOENTRY.sub(r'\1 role="listitem"', body)
         if not thebe:
             body = _THEBE_CONFIG.sub("", body)
         context["body"] = body

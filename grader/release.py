@@ -80,7 +80,8 @@ def template(assignments: list[Assignment], workdir: Path) -> tuple[Path, Path]:
         return database, released
     generate_assignments(assignments, workdir, sqlite_url(database))
     if cached is not None:
-        staging = Path(tempfile.mkdtemp(prefix=f"{cached.name}.", dir=_mkdir(cached.parent)))
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{cached.name}.", dir=cached.parent))
         shutil.copytree(released, staging / "release")
         shutil.copyfile(database, staging / "gradebook.db")
         try:
@@ -88,11 +89,6 @@ def template(assignments: list[Assignment], workdir: Path) -> tuple[Path, Path]:
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
     return database, released
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def release(exercises_dir: Path = EXERCISES_DIR, solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
