@@ -7,6 +7,9 @@ can print them and a reader can change them in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from experiments.models import KINDS, hidden_sizes
 from experiments.tasks import make_task
 from experiments.training import Spec
@@ -87,3 +90,10 @@ def sunspots() -> list[Spec]:
 def everything() -> list[Spec]:
     """Every trained run of the chapter."""
     return long_range() + forget_bias() + counting() + digits() + sunspots()
+
+
+# The protocol in stages, for experiments.runner: each stage gets the results of every earlier
+# stage (in order) and returns its own specifications, so a later stage can depend on earlier
+# outcomes. Stage functions must be deterministic.
+Stage = Callable[[list[dict[str, Any]]], list[Spec]]
+STAGES: tuple[Stage, ...] = (lambda done: everything(),)
