@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv sandbox postgres browser book test test-fast lint format release check clean lab
+.PHONY: all venv sandbox postgres browser experiments book test test-fast lint format release check clean lab
 
 all: book
 
@@ -50,8 +50,14 @@ browser: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
+## Train every experiment the book reads (Chapter 4), with a progress bar; resumable, and cached
+## in _build/.experiments per run and per version of the experiments' code. No training runs under a
+## notebook cell's time limit: the chapters only read these results.
+experiments: $(STAMP)
+	$(BIN)/python -m experiments
+
 ## Build the HTML book into _build/html, executing every chapter (cached in _build/.jupyter_cache).
-book: $(STAMP)
+book: experiments
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 ## Set up, then run the whole test suite (real nbgrader, real kernels, real book build).

@@ -5,6 +5,11 @@ compute results and of the PyTorch and NumPy versions: change a task, a model or
 and every result is recomputed; edit the chapter's prose or add runs to the protocol and no existing
 result is. The cache lives in ``_build/.experiments`` (next to Jupyter Book's execution cache), or
 in ``$GRU_EXPERIMENT_CACHE``.
+
+Training is a build step of its own, ``python -m experiments`` (:func:`train_protocol`), which
+``make book`` runs before ``jupyter-book build``: no training ever runs under a notebook cell's
+time limit. The chapter only reads results (:func:`load_protocol`) and fails with a message naming
+that command if one is missing.
 """
 
 from __future__ import annotations
@@ -13,15 +18,18 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
 import time
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy
 import torch
+from tqdm import tqdm
 
 from experiments.training import DEFAULTS, Spec, train
 
@@ -71,17 +79,20 @@ def _cost(spec: Spec) -> float:
     return spec.get("steps", DEFAULTS["steps"]) * length
 
 
-def run_all(specs: Iterable[Spec], workers: int | None = None) -> list[dict[str, Any]]:
-    """The result of every specification, in order: from the cache, or trained and cached.
+class MissingResults(RuntimeError):
+    """Results the book reads are not in the cache: the training step has not run."""
 
-    Missing results are trained in ``workers`` processes (default: one per CPU), each on one
-    thread, longest first. Each result is the spec's :func:`experiments.training.train` output
-    with the spec itself under ``"spec"``. Specifications that differ only in labels (``sizing``)
-    share one run.
-    """
-    specs = list(specs)
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+
+class TrainingFailed(RuntimeError):
+    """One or more training runs raised; the results of the others are kept in the cache."""
+
+
+# What a reader of an error runs to train the missing results.
+TRAIN_COMMAND = "`make book` (or `.venv/bin/python -m experiments`)"
+
+
+def _split(specs: list[Spec], folder: Path) -> tuple[list[str], dict[str, Any], dict[str, Spec]]:
+    """Each spec's key, the cached results by key, and one spec per key not cached."""
     keys = [cache_key(spec) for spec in specs]
     found: dict[str, dict[str, Any]] = {}
     missing: dict[str, Spec] = {}  # one training run per distinct key
@@ -93,21 +104,149 @@ def run_all(specs: Iterable[Spec], workers: int | None = None) -> list[dict[str,
             found[key] = json.loads(path.read_text())
         else:
             missing[key] = spec
+    return keys, found, missing
+
+
+def _store(folder: Path, key: str, result: dict[str, Any]) -> None:
+    path = folder / f"{key}.json"
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(result))
+    temporary.replace(path)  # atomic: an interrupted build never leaves half a result
+
+
+def _describe(spec: Spec) -> str:
+    """'gru on adding {'length': 100}, H = 32, seed 1'."""
+    return (
+        f"{spec['model']} on {spec['task']} {spec.get('task_args', {})}, H = {spec['hidden']}, "
+        f"seed {spec['seed']}"
+    )
+
+
+class _Progress:
+    """A tqdm bar of runs done / total, with the time left estimated from the runs' costs
+    (the longest runs start first, so a count-based estimate would be far too pessimistic)."""
+
+    def __init__(self, costs: dict[str, float], label: str, enabled: bool) -> None:
+        self.costs, self.total_cost, self.done_cost = costs, sum(costs.values()), 0.0
+        self.started = time.monotonic()
+        self.bar = tqdm(
+            total=len(costs),
+            desc=label,
+            unit="run",
+            file=sys.stderr,
+            disable=not enabled,
+            bar_format="{desc}: {n_fmt}/{total_fmt} runs |{bar}| {elapsed} elapsed{postfix}",
+        )
+
+    def advance(self, key: str) -> None:
+        self.done_cost += self.costs[key]
+        elapsed = time.monotonic() - self.started
+        left = elapsed * (self.total_cost - self.done_cost) / max(self.done_cost, 1e-9)
+        self.bar.set_postfix_str(f"about {tqdm.format_interval(left)} left", refresh=False)
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_all(
+    specs: Iterable[Spec],
+    workers: int | None = None,
+    progress: bool = False,
+    label: str = "training",
+) -> list[dict[str, Any]]:
+    """The result of every specification, in order: from the cache, or trained and cached.
+
+    Missing results are trained in ``workers`` processes (default: one per CPU), each on one
+    thread, longest first; each result is stored as soon as its run finishes, so an interrupted
+    call resumes where it stopped. With ``progress``, a bar on stderr shows runs done / total and
+    the time left. Each result is the spec's :func:`experiments.training.train` output with the
+    spec itself under ``"spec"``. Specifications that differ only in labels (``sizing``) share one
+    run. Raises :class:`TrainingFailed`, naming each failed run, after every other run finished.
+    """
+    specs = list(specs)
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    keys, found, missing = _split(specs, folder)
     if missing:
         order = sorted(missing, key=lambda key: -_cost(missing[key]))
         workers = workers or os.cpu_count() or 1
-        # spawn: the notebook's kernel has already used PyTorch's thread pools, which fork breaks
+        bar = _Progress({key: _cost(missing[key]) for key in order}, label, progress)
+        failures: list[str] = []
+        # spawn: a notebook's kernel may have used PyTorch's thread pools, which fork breaks
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(order)), mp_context=context) as pool:
-            futures = {key: pool.submit(_train_one_thread, missing[key]) for key in order}
-            for key, future in futures.items():
-                result = future.result()
-                path = folder / f"{key}.json"
-                temporary = path.with_suffix(f".{os.getpid()}.tmp")
-                temporary.write_text(json.dumps(result))
-                temporary.replace(path)  # atomic: a killed build never leaves half a result
-                found[key] = result
+        pool = ProcessPoolExecutor(min(workers, len(order)), mp_context=context)
+        try:
+            futures = {pool.submit(_train_one_thread, missing[key]): key for key in order}
+            for future in as_completed(futures):
+                key = futures[future]
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise TrainingFailed(
+                        "a training worker died (out of memory, or killed); the finished runs "
+                        f"are kept in {folder}: run {TRAIN_COMMAND} again to resume"
+                    ) from None
+                except Exception as error:  # reported below, with its run
+                    failures.append(f"{_describe(missing[key])}: {type(error).__name__}: {error}")
+                else:
+                    _store(folder, key, result)
+                    found[key] = result
+                bar.advance(key)
+        finally:
+            bar.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failures:
+            listed = "\n  ".join(failures[:10])
+            more = f"\n  … and {len(failures) - 10} more" if len(failures) > 10 else ""
+            raise TrainingFailed(
+                f"{len(failures)} of {len(order)} training runs failed:\n  {listed}{more}\n"
+                f"The other runs are kept in {folder}; fix the cause and run {TRAIN_COMMAND} again."
+            )
     return [{**found[key], "spec": spec} for key, spec in zip(keys, specs, strict=True)]
+
+
+def load_all(specs: Iterable[Spec]) -> list[dict[str, Any]]:
+    """The cached result of every specification, in order; never trains.
+
+    Raises :class:`MissingResults`, naming the command that trains them, if any is missing.
+    """
+    specs = list(specs)
+    keys, found, missing = _split(specs, cache_dir())
+    if missing:
+        example = _describe(next(iter(missing.values())))
+        raise MissingResults(
+            f"{len(missing)} of {len(set(keys))} training runs are not in {cache_dir()} "
+            f"(for example {example}): run {TRAIN_COMMAND} to train them, then build again."
+        )
+    return [{**found[key], "spec": spec} for key, spec in zip(keys, specs, strict=True)]
+
+
+def _protocol(
+    get: Callable[[list[Spec], int, int], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    from experiments import suite  # the protocol chooses runs; importing it here avoids a cycle
+
+    done: list[dict[str, Any]] = []
+    for number, stage in enumerate(suite.STAGES, 1):
+        done += get(stage(done), number, len(suite.STAGES))
+    return done
+
+
+def train_protocol(workers: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train (or read from the cache) every run of the book's protocol, stage by stage
+    (``experiments.suite.STAGES``): what ``python -m experiments`` does before the book is built."""
+    return _protocol(
+        lambda specs, number, stages: run_all(
+            specs, workers, progress, label=f"experiments, stage {number}/{stages}"
+        )
+    )
+
+
+def load_protocol() -> list[dict[str, Any]]:
+    """Every result of the book's protocol, stage by stage, from the cache only (what the chapter
+    reads); raises :class:`MissingResults` if the training step has not run."""
+    return _protocol(lambda specs, number, stages: load_all(specs))
 
 
 def seconds_per_step(spec: Spec, steps: int = 20, repeats: int = 3) -> float:
