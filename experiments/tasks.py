@@ -2,6 +2,14 @@
 
 Every task reads time-major inputs ``(T, B, D)`` (the course's notation) and gets the model's
 per-step outputs ``(T, B, O)``. ``make_task(name, **args)`` builds one from a run specification.
+
+Every task has three sets: training batches, a **validation** set (what learning rates, checkpoints
+and early stopping are chosen on) and a **test** set (read once, by the chosen checkpoint, for the
+reported score). Datasets (digits, sunspots) split their examples: the three sets are disjoint, and
+the sunspot split is by time. Generated tasks (adding, delayed recall) draw validation and test sets
+from the generator with two fixed seeds of their own, and training batches from the run's seed. For
+aⁿbⁿ, the validation set is the training strings themselves: the test asks how far beyond them the
+model generalises, which neither selection nor stopping may see.
 """
 
 from __future__ import annotations
@@ -33,8 +41,17 @@ class Task:
     def train_batch(self, rng: np.random.Generator, size: int) -> Batch:
         raise NotImplementedError
 
-    def test_batch(self) -> Batch:
+    def validation_batch(self) -> Batch:
+        """The set that learning rates, checkpoints and early stopping are chosen on."""
         raise NotImplementedError
+
+    def test_batch(self) -> Batch:
+        """The set the reported score is measured on, once, with the chosen checkpoint."""
+        raise NotImplementedError
+
+    def train_eval_batch(self) -> Batch | None:
+        """The whole training set, for a train score beside the test score (datasets only)."""
+        return None
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -46,26 +63,39 @@ class Task:
         """Whether a score counts as success (tasks without a threshold never stop early)."""
         return False
 
+    def stop(self, score: float) -> bool:
+        """Whether training may stop at this validation score: solved, with a margin where the
+        test score of the stopped model could otherwise fall on the wrong side of the threshold."""
+        return self.solved(score)
+
     def details(self, outputs: torch.Tensor, batch: Batch) -> dict:
         """Extra facts about the final model's test outputs, kept with the result (JSON)."""
         return {}
 
 
 class Adding(Task):
-    """The adding problem (Hochreiter & Schmidhuber 1997): sum the two marked numbers.
+    """The adding problem in the form of Arjovsky et al. (2016): sum the two marked numbers.
 
-    Channel 0 holds numbers drawn from U(0, 1), channel 1 marks one step in the first half of the
-    sequence and one in the second half; the target, read at the last step, is the sum of the two
-    marked numbers. Predicting the mean (1) scores MSE 1/6, the baseline; the score reported is the
-    test MSE divided by that baseline (1 = learned nothing), and success is R² ≥ 0.9.
+    Hochreiter & Schmidhuber (1997) introduced the task with numbers in [-1, 1], the first marker
+    among the first ten steps and a rescaled target; this variant, with numbers drawn uniformly
+    from [0, 1) (numpy's ``uniform(0, 1)``) as popularised by Le et al. (2015) and one marker in
+    each half of the sequence as in Arjovsky et al. (2016), is the one used in Chapters 2 and 4.
+    Channel 0 holds the numbers, channel 1 the two markers; the target, read at the last step, is
+    the sum of the two marked numbers. Predicting the mean (1) scores MSE 1/6, the baseline; the
+    score reported is the MSE divided by that baseline (1 = learned nothing), and success is
+    R² ≥ 0.9 (a ratio of at most 0.1).
     """
 
     input_size, output_size, higher_is_better = 2, 1, False
     BASELINE_MSE = 1 / 6
+    TEST_SEED, VALIDATION_SEED = 10_000, 30_000  # plus the length
 
-    def __init__(self, length: int, test_size: int = 1000) -> None:
+    def __init__(self, length: int, test_size: int = 1000, validation_size: int = 500) -> None:
         self.length = length
-        self._test = self._sample(np.random.default_rng(10_000 + length), test_size)
+        self._test = self._sample(np.random.default_rng(self.TEST_SEED + length), test_size)
+        self._validation = self._sample(
+            np.random.default_rng(self.VALIDATION_SEED + length), validation_size
+        )
 
     def _sample(self, rng: np.random.Generator, size: int) -> Batch:
         T, half = self.length, self.length // 2
@@ -83,6 +113,9 @@ class Adding(Task):
     def train_batch(self, rng: np.random.Generator, size: int) -> Batch:
         return self._sample(rng, size)
 
+    def validation_batch(self) -> Batch:
+        return self._validation
+
     def test_batch(self) -> Batch:
         return self._test
 
@@ -95,24 +128,41 @@ class Adding(Task):
     def solved(self, score: float) -> bool:
         return score <= 0.1
 
+    def stop(self, score: float) -> bool:
+        return score <= 0.05  # half the threshold: R² ≥ 0.95 on validation
+
 
 class DelayedRecall(Task):
     """Copy a short sequence after a delay (the copy task of Hochreiter & Schmidhuber 1997, small).
 
     The first ``symbols`` steps show symbols from an alphabet of ``alphabet``; then blanks; the
     last ``symbols`` steps carry a "recall" marker, and at each of them the model must output the
-    symbols in order. ``length`` is the whole sequence. The score is the fraction of test
-    sequences recalled entirely (chance: ``alphabet ** -symbols``); success is at least 0.9.
+    symbols in order. ``length`` is the whole sequence. The score is the fraction of sequences
+    recalled entirely (chance: ``alphabet ** -symbols``); success is at least 0.9. At a given length
+    there are only ``alphabet ** symbols`` distinct sequences (64 by default), so training,
+    validation and test sets all contain every one of them: they are independent draws, and the
+    score measures the learned function on the whole input space.
     """
 
     output_size: int
+    TEST_SEED, VALIDATION_SEED = 20_000, 40_000  # plus the length
 
-    def __init__(self, length: int, symbols: int = 3, alphabet: int = 4, test_size: int = 1000):
+    def __init__(
+        self,
+        length: int,
+        symbols: int = 3,
+        alphabet: int = 4,
+        test_size: int = 1000,
+        validation_size: int = 500,
+    ) -> None:
         assert length >= 2 * symbols + 1, "the delay must be at least one step"
         self.length, self.symbols, self.alphabet = length, symbols, alphabet
         self.input_size = alphabet + 1  # one-hot symbols, plus the recall marker
         self.output_size = alphabet
-        self._test = self._sample(np.random.default_rng(20_000 + length), test_size)
+        self._test = self._sample(np.random.default_rng(self.TEST_SEED + length), test_size)
+        self._validation = self._sample(
+            np.random.default_rng(self.VALIDATION_SEED + length), validation_size
+        )
 
     def _sample(self, rng: np.random.Generator, size: int) -> Batch:
         T, K, A = self.length, self.symbols, self.alphabet
@@ -125,6 +175,9 @@ class DelayedRecall(Task):
 
     def train_batch(self, rng: np.random.Generator, size: int) -> Batch:
         return self._sample(rng, size)
+
+    def validation_batch(self) -> Batch:
+        return self._validation
 
     def test_batch(self) -> Batch:
         return self._test
@@ -143,6 +196,9 @@ class DelayedRecall(Task):
     def solved(self, score: float) -> bool:
         return score >= 0.9
 
+    def stop(self, score: float) -> bool:
+        return score >= 0.95
+
 
 class CountingAnBn(Task):
     """The counting language aⁿbⁿ (after Weiss, Goldberg & Yahav 2018), as next-symbol prediction.
@@ -152,8 +208,9 @@ class CountingAnBn(Task):
     model predicts "end" or "b" at each of those n steps (the a-part is not scored: its next symbol
     is not determined). Training uses every n up to ``train_max``; the score is the largest N such
     that every string with n ≤ N is predicted correctly at every scored step, probed up to
-    ``test_max``. So N ≥ ``train_max`` means the training lengths are learned, and N beyond it
-    measures generalisation by counting.
+    ``test_max``. So N ≥ ``train_max`` means the training lengths are learned (success), and N
+    beyond it measures generalisation by counting. The validation set is the training strings:
+    selection and stopping read only lengths up to ``train_max``, never the longer test strings.
     """
 
     input_size, output_size = 2, 1
@@ -182,6 +239,9 @@ class CountingAnBn(Task):
     def train_batch(self, rng: np.random.Generator, size: int) -> Batch:
         return self._train  # every training length, every step (the set is tiny)
 
+    def validation_batch(self) -> Batch:
+        return self._train  # scores at most train_max: the lengths beyond are the test's
+
     def test_batch(self) -> Batch:
         return self._test
 
@@ -200,10 +260,9 @@ class CountingAnBn(Task):
         return float(self.correct_up_to(outputs, batch))
 
     def solved(self, score: float) -> bool:
-        return False  # the training set's own accuracy decides when to stop; see training.py
-
-    def learned_training_lengths(self, outputs: torch.Tensor) -> bool:
-        return self.correct_up_to(outputs, self._train) >= self.train_max
+        """Every training length right (on the validation set, the training strings; on the test
+        set, the same strings and possibly more)."""
+        return score >= self.train_max
 
 
 @cache
@@ -218,16 +277,21 @@ class Digits(Task):
     """scikit-learn's 8×8 handwritten digits (1,797 images), read as a sequence.
 
     ``mode="rows"``: 8 steps of 8 pixels; ``mode="pixels"``: 64 steps of one pixel (a small
-    cousin of sequential MNIST). The class is read at the last step. A fixed split: 1,297 images
-    to train, 500 to test. The score is test accuracy.
+    cousin of sequential MNIST). The class is read at the last step. A fixed random split (seed
+    0), the same for every run: 500 images to test, 300 to validate, the other 997 to train. The
+    score is accuracy.
     """
 
     output_size = 10
-    TEST_SIZE = 500
+    TEST_SIZE, VALIDATION_SIZE = 500, 300
 
     def __init__(self, mode: str = "rows") -> None:
         images, labels = _digits()
         order = np.random.default_rng(0).permutation(len(labels))
+        test, validation = self.TEST_SIZE, self.TEST_SIZE + self.VALIDATION_SIZE
+        # The indices into scikit-learn's array of each set, disjoint by construction.
+        self.split = {"test": order[:test], "validation": order[test:validation],
+                      "train": order[validation:]}  # fmt: skip
         images, labels = images[order], labels[order]
         if mode == "rows":
             sequences = images  # (N, 8, 8): step = row
@@ -238,15 +302,22 @@ class Digits(Task):
         self.input_size = sequences.shape[2]
         x = torch.from_numpy(sequences).float().transpose(0, 1)  # (T, N, D)
         y = torch.from_numpy(labels).long()
-        self._train_x, self._train_y = x[:, self.TEST_SIZE :], y[self.TEST_SIZE :]
-        self._test = Batch(x[:, : self.TEST_SIZE], y[: self.TEST_SIZE])
+        self._train_x, self._train_y = x[:, validation:], y[validation:]
+        self._validation = Batch(x[:, test:validation], y[test:validation])
+        self._test = Batch(x[:, :test], y[:test])
 
     def train_batch(self, rng: np.random.Generator, size: int) -> Batch:
         index = torch.from_numpy(rng.integers(0, self._train_y.numel(), size=size))
         return Batch(self._train_x[:, index], self._train_y[index])
 
+    def validation_batch(self) -> Batch:
+        return self._validation
+
     def test_batch(self) -> Batch:
         return self._test
+
+    def train_eval_batch(self) -> Batch:
+        return Batch(self._train_x, self._train_y)
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         return F.cross_entropy(outputs[-1], batch.y)
@@ -267,34 +338,55 @@ def sunspots() -> tuple[np.ndarray, np.ndarray]:
 class Sunspots(Task):
     """One-year-ahead forecasts of the yearly sunspot number from the previous ``window`` years.
 
-    Train on targets up to ``split_year - 1``, test on the years from ``split_year`` on. Values
-    are scaled by the training targets' standard deviation; the score is the test RMSE in sunspot
-    numbers (lower is better), to compare with the naive forecasts of :func:`naive_rmse`.
+    Split by the year of the forecast target: train on the years before ``validation_year``,
+    validate on ``validation_year`` to ``split_year - 1``, test on the years from ``split_year``
+    on. (Input windows reach back before their target's set, as any forecast's would; no target
+    is in two sets.) Values are scaled by the training targets' standard deviation; the score is
+    the RMSE in sunspot numbers (lower is better), to compare with the naive forecasts of
+    :func:`naive_rmse`.
     """
 
     input_size, output_size, higher_is_better = 1, 1, False
 
-    def __init__(self, window: int = 22, split_year: int = 1959) -> None:
+    def __init__(
+        self, window: int = 22, split_year: int = 1959, validation_year: int = 1930
+    ) -> None:
+        assert validation_year < split_year
         years, values = sunspots()
         self.window = window
         targets = np.arange(window, len(values))
-        train = targets[years[targets] < split_year]
-        self.scale = float(values[train].std())
+        target_years = years[targets]
+        sets = {
+            "train": target_years < validation_year,
+            "validation": (target_years >= validation_year) & (target_years < split_year),
+            "test": target_years >= split_year,
+        }
+        self.scale = float(values[targets[sets["train"]]].std())
         scaled = values / self.scale
         x = np.stack([scaled[t - window : t] for t in targets], axis=1)[..., None]  # (W, N, 1)
-        y = scaled[targets]
-        is_train = torch.from_numpy(years[targets] < split_year)
-        x, y = torch.from_numpy(x).float(), torch.from_numpy(y).float()
-        self._train = Batch(x[:, is_train], y[is_train])
-        self._test = Batch(x[:, ~is_train], y[~is_train])
-        self.test_years = years[targets][~is_train.numpy()]
+        x, y = torch.from_numpy(x).float(), torch.from_numpy(scaled[targets]).float()
+        batches = {name: Batch(x[:, mask], y[mask]) for name, mask in sets.items()}
+        self._train, self._validation, self._test = (
+            batches["train"],
+            batches["validation"],
+            batches["test"],
+        )
+        self.train_years = target_years[sets["train"]]
+        self.validation_years = target_years[sets["validation"]]
+        self.test_years = target_years[sets["test"]]
 
     def train_batch(self, rng: np.random.Generator, size: int) -> Batch:
         index = torch.from_numpy(rng.integers(0, self._train.y.numel(), size=size))
         return Batch(self._train.x[:, index], self._train.y[index])
 
+    def validation_batch(self) -> Batch:
+        return self._validation
+
     def test_batch(self) -> Batch:
         return self._test
+
+    def train_eval_batch(self) -> Batch:
+        return self._train
 
     def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
         return F.mse_loss(outputs[-1, :, 0], batch.y)
