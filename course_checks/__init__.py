@@ -8,7 +8,8 @@ Import in a notebook with ``from course_checks import check_close, call, rel_err
 - ``rnn_checks``: composite checks of the vanilla-RNN exercise;
 - ``guards``: hidden-test guards against calling the built-in modules;
 - ``probes``: the part of a test that runs the student's objects and returns data, recorded;
-- ``replay``: the record of the student's answers, replayed by the grader's re-check.
+- ``replay``: the record of the student's answers, replayed by the grader's re-check;
+- ``student_output``: warnings and stderr of student code, turned into notes on stdout.
 """
 
 from .compare import (
@@ -21,6 +22,7 @@ from .compare import (
     expect_keys,
     expect_tuple,
     rel_error,
+    worst_entry,
 )
 from .guards import RNN_BUILTINS, check_no_builtin_rnn_modules, forbid_calls, no_builtin_rnn
 from .probes import run_probe
@@ -40,4 +42,5 @@ __all__ = [
     "no_builtin_rnn",
     "rel_error",
     "run_probe",
+    "worst_entry",
 ]

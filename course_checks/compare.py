@@ -8,6 +8,8 @@ values, and, when the wrong answer matches a known mistake, says which one.
 
 from __future__ import annotations
 
+import linecache
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -21,15 +23,19 @@ __all__ = [
     "as_numpy",
     "call",
     "call_with_shapes",
+    "check_block_order",
     "check_close",
     "check_gradient",
     "check_true",
     "check_uniform_init",
     "check_uniform_spread",
+    "crash_target",
     "expect_keys",
     "expect_tuple",
     "rel_error",
     "uniform_spread",
+    "unpack_hint",
+    "worst_entry",
 ]
 
 
@@ -45,10 +51,30 @@ def as_numpy(value: Any) -> Any:
 
 
 def rel_error(a: Any, b: Any) -> float:
-    """The course's relative error, ``max |a − b| / max(1e-8, |a| + |b|)`` element-wise (CS231n)."""
+    """The course's relative error of two arrays, ``‖a − b‖ / max(1e-12, ‖a‖ + ‖b‖)``.
+
+    Frobenius norms, one number per array (NOTATION.md). An element-wise maximum
+    ``max |a − b| / (|a| + |b|)`` would let a single tiny entry, where finite differences lose
+    their relative precision, reject a correct gradient; :func:`worst_entry` gives the entry
+    that differs most, as a diagnostic.
+    """
     a = np.asarray(as_numpy(a), dtype=np.float64)
     b = np.asarray(as_numpy(b), dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+    difference = float(np.linalg.norm(np.ravel(a - b)))
+    scale = float(np.linalg.norm(np.ravel(a)) + np.linalg.norm(np.ravel(b)))
+    return difference / max(1e-12, scale)
+
+
+def worst_entry(a: Any, b: Any) -> tuple[tuple[int, ...], float, float]:
+    """``(index, a[index], b[index])`` where ``|a − b|`` is largest (arrays of the same shape)."""
+    a = np.asarray(as_numpy(a), dtype=np.float64)
+    b = np.asarray(as_numpy(b), dtype=np.float64)
+    difference = np.abs(a - b)
+    if not difference.size:
+        return (), float("nan"), float("nan")
+    flat = int(np.nanargmax(difference)) if np.any(~np.isnan(difference)) else 0
+    index = tuple(int(i) for i in np.unravel_index(flat, difference.shape))
+    return index, float(a[index]), float(b[index])
 
 
 def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -60,7 +86,13 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     runs the notebook, the call is recorded, and replayed when it re-checks the test (``replay``).
     """
     __tracebackhide__ = True
-    return replay.through(function, args, kwargs, lambda: _explained_call(function, args, kwargs))
+    return replay.through(
+        function,
+        args,
+        kwargs,
+        lambda: _explained_call(function, args, kwargs),
+        _callable_name(function),
+    )
 
 
 def call_with_shapes(shapes: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -97,8 +129,95 @@ def _explained_call(function: Callable[..., Any], args: tuple, kwargs: Mapping[s
         raise CheckFailure(
             f"{name} raised {type(error).__name__}: {error}\n"
             f"  It was called with: {shapes}.\n"
-            f"  {_hint_for_exception(error)}"
+            + where_raised(error, function)
+            + f"  {_hint_for_exception(error)}"
         ) from None
+
+
+def where_raised(error: BaseException, function: Any) -> str:
+    """``"  The error came from this line of your rnn_backward (line 17 of its cell): `…`\n"``.
+
+    The deepest frame of the traceback that runs code of the cell where ``function`` (a function,
+    a class or a module instance: its methods) was defined, so that only the student's own code
+    is quoted, never a test's. ``""`` when there is no such frame or no source.
+    """
+    files = _code_files(function)
+    if not files:
+        return ""
+    found, inside = None, ""
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if code.co_filename in files:
+            found, inside = (code.co_filename, traceback.tb_lineno, code.co_name), ""
+        elif found is not None and not inside and _in_notebook(code.co_filename):
+            inside = code.co_name  # a function of another cell, named only
+        traceback = traceback.tb_next
+    if found is None:
+        return ""
+    filename, line, function_name = found
+    source = linecache.getline(filename, line).strip()
+    if not source:
+        return ""
+    called = f" (the error was raised inside {inside}, which this line calls)" if inside else ""
+    return (
+        f"  The error came from this line of your {function_name} (line {line} of its "
+        f"cell){called}:\n      {source}\n"
+    )
+
+
+def _in_notebook(filename: str) -> bool:
+    """Whether ``filename`` is a notebook cell's (IPython names them so)."""
+    return "ipykernel_" in filename or filename.startswith("<ipython-input")
+
+
+_RAISED_LINE = re.compile(r"The error came from this line of your [^\n]*:\n\s+(?P<source>[^\n]+)")
+_ASSIGNED = re.compile(
+    r"^(?P<name>[A-Za-z_]\w*)\s*(?:\[\s*(?P<key>[^\]]*)\])?\s*(?:[-+*/@]?=)(?!=)"
+)
+
+
+def crash_target(message: str) -> str | None:
+    """The name that the student's line which raised assigns to, read from a failure message.
+
+    ``"db"`` for ``db += da.sum(axis=1)``, ``"W_xr"`` for ``grads["W_xr"] += …`` (a string key
+    is the name), ``None`` when the message holds no quoted line (:func:`where_raised`) or the
+    line assigns nothing. A check can then charge the crash to the test of that quantity only.
+    It reads the message, not the exception, so that the grader's re-check, which replays the
+    message, decides the same way.
+    """
+    first = message.split("\n", 1)[0]
+    if " raised " not in first:
+        return None
+    found = _RAISED_LINE.search(message)
+    if not found:
+        return None
+    assigned = _ASSIGNED.match(found.group("source").strip())
+    if not assigned:
+        return None
+    key = (assigned.group("key") or "").strip()
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in "'\"":
+        return key[1:-1]
+    return assigned.group("name")
+
+
+def _code_files(function: Any) -> set[str]:
+    """The files (notebook cells) of ``function``'s code, or of the methods of its class."""
+    target = getattr(function, "__func__", function)
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        return {code.co_filename}
+    cls = target if isinstance(target, type) else type(target)
+    files = set()
+    for klass in cls.__mro__:
+        if klass.__module__ in ("builtins",) or klass.__module__.startswith("torch"):
+            continue
+        for value in vars(klass).values():
+            value = getattr(value, "__func__", value)
+            code = getattr(value, "__code__", None)
+            if code is not None:
+                files.add(code.co_filename)
+    return files
 
 
 def check_true(condition: bool, message: str) -> None:
@@ -203,6 +322,38 @@ def check_uniform_spread(
         )
 
 
+def check_block_order(
+    params: Mapping[str, Any],
+    expected: Mapping[str, np.ndarray],
+    readings: Mapping[str, Mapping[str, np.ndarray]],
+    sizes: str,
+) -> None:
+    """Fail, naming the order, when every parameter is PyTorch's block read in one wrong order.
+
+    ``readings`` maps a description of a wrong order to the parameters it gives; the per-
+    parameter messages cannot tell orders apart (several orders put the same block in one
+    place), the whole answer can.
+    """
+    __tracebackhide__ = True
+
+    def same(a: Any, b: np.ndarray) -> bool:
+        try:
+            a = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-12, rtol=0))
+
+    if all(same(params[name], expected[name]) for name in expected):
+        return
+    for text, reading in readings.items():
+        if all(same(params[name], reading[name]) for name in reading):
+            wrong = [name for name in expected if not same(params[name], expected[name])]
+            raise CheckFailure(
+                f"split_torch_weights ({sizes}): {text}. Every parameter is one of PyTorch's "
+                f"blocks, but {', '.join(wrong)} come from the wrong rows."
+            )
+
+
 def check_close(
     name: str,
     got: Any,
@@ -274,11 +425,23 @@ def check_gradient(
     error = rel_error(a, n)
     print(f"{name}: relative error {error:.1e}")
     if not error < threshold:  # `not <` so that NaN fails too
+        index, a_i, n_i = worst_entry(a, n)
+        digits = _digits_to_tell(a, n)
+        float32 = [side for side, v in (("analytic", a), ("numerical", n)) if v.dtype == np.float32]
         raise CheckFailure(
-            f"Gradient check for {name} failed: relative error {error:.2e} between your analytic "
-            f"gradient and your numerical gradient (it must be below {threshold:g}).\n"
-            f"  analytic:  {_summary(a)}\n"
-            f"  numerical: {_summary(n)}"
+            f"Gradient check for {name} failed: relative error {error:.2e} = "
+            f"‖analytic − numerical‖ / (‖analytic‖ + ‖numerical‖), which must be below "
+            f"{threshold:g}.\n"
+            f"  analytic:  {_summary(a, digits=digits)}\n"
+            f"  numerical: {_summary(n, digits=digits)}\n"
+            f"  largest difference at index {index}: analytic {a_i:.{digits}g}, numerical "
+            f"{n_i:.{digits}g} (difference {abs(a_i - n_i):.3g})."
+            + (
+                f"\n  The {' and the '.join(float32)} gradient is float32: keep the whole "
+                f"computation, and the array you store the gradient in, in float64."
+                if float32
+                else ""
+            )
             + (
                 explanations
                 or "\n  Either the backward pass or the numerical gradient is wrong; the "
@@ -297,13 +460,14 @@ def _gradient_suspects(
     """Name the known mistakes reproduced by either side of a gradient check ("" if none)."""
     lines = []
     # Here each side is compared with the other side's value as "expected": a mistake that
-    # coincides with a correct answer cannot be told apart from it, so it is not named.
-    found = _matching_mistake(analytic, numeric, analytic_mistakes, 1e-7)
+    # coincides with a correct answer cannot be told apart from it, so it is not named. Gradients
+    # match by the course's relative error, below the check's own threshold.
+    found = _matching_mistakes(analytic, numeric, analytic_mistakes, relative=1e-7)
     if found:
-        lines.append(f"\n  Likely mistake in the backward pass: {found}.")
-    found = _matching_mistake(numeric, analytic, numeric_mistakes, 1e-7)
+        lines.append("\n  " + _likely(found, "Likely mistake in the backward pass"))
+    found = _matching_mistakes(numeric, analytic, numeric_mistakes, relative=1e-7)
     if found:
-        lines.append(f"\n  Likely mistake in the numerical gradient: {found}.")
+        lines.append("\n  " + _likely(found, "Likely mistake in the numerical gradient"))
     return "".join(lines)
 
 
@@ -339,13 +503,24 @@ def _explain_mismatch(
         return f"{name}: expected a torch tensor, got {type(got).__name__}."
     got_array = np.asarray(as_numpy(got))
     expected_array = np.asarray(as_numpy(expected), dtype=np.float64)
-    matched = _matching_mistake(got_array, expected_array, mistakes, atol)
+    if _float32_rounding(got_array, expected_array, atol) and dtype is not None:
+        return (
+            f"{name} has dtype float32, expected {np.dtype(dtype)}: it equals the expected "
+            f"value to float32's precision (largest difference "
+            f"{float(np.max(np.abs(got_array - expected_array))):.2g}), but the checks run in "
+            f"float64 (a gradient check needs it). Create arrays and tensors in float64 "
+            f"(NumPy's default; np.zeros(shape) without dtype=np.float32) and do not cast."
+        )
+    matched = _matching_mistakes(got_array, expected_array, mistakes, atol)
     if matched:
         return (
             f"{name} is wrong.\n"
             f"  expected: {_summary(expected_array)}\n"
             f"  got:      {_summary(got_array)}\n"
-            f"  Likely mistake: {matched}. Your result is exactly what that mistake produces."
+            + _difference_line(got_array, expected_array)
+            + "  "
+            + _likely(matched, "Likely mistake")
+            + (" Your result is exactly what that mistake produces." if len(matched) == 1 else "")
         )
     if not np.issubdtype(got_array.dtype, np.number):
         return f"{name}: expected numbers, got an array of dtype {got_array.dtype}."
@@ -364,23 +539,33 @@ def _explain_mismatch(
         )
     if not np.all(np.isfinite(got_array)):
         count = int(np.sum(~np.isfinite(got_array)))
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(got_array))[0])
         return (
-            f"{name} contains {count} NaN or infinite value(s).\n"
+            f"{name} contains {count} NaN or infinite value(s), the first at index {first}.\n"
             f"  got: {_summary(got_array)}\n"
-            f"  An overflow in exp() or a division by zero is the usual cause."
+            f"  NaN and inf come from an overflow (exp of a large number), a division by zero, "
+            f"or an input that already held one."
         )
     difference = np.abs(got_array - expected_array)
     if difference.size and float(difference.max()) > atol:
-        where = np.unravel_index(int(np.argmax(difference)), difference.shape)
-        where_text = str(tuple(int(i) for i in where)) if where else "()"
+        digits = _digits_to_tell(got_array, expected_array)
         shape_text = f"the right shape {got_array.shape}" if got_array.ndim else "a number"
+        wrong = np.argwhere(difference > atol)
+        first = tuple(int(i) for i in wrong[0]) if wrong.size else ()
         lines = [
             f"{name} has {shape_text} but the wrong value(s).",
-            f"  expected: {_summary(expected_array)}",
-            f"  got:      {_summary(got_array)}",
-            f"  largest difference {float(difference.max()):.3g} at index {where_text} "
-            f"(tolerance {atol:g}); {int(np.sum(difference > atol))} of {difference.size} "
-            f"entries differ.",
+            f"  expected: {_summary(expected_array, digits=digits)}",
+            f"  got:      {_summary(got_array, digits=digits)}",
+            _difference_line(got_array, expected_array).rstrip("\n"),
+            f"  {len(wrong)} of {difference.size} entries differ by more than the tolerance "
+            f"{atol:g}"
+            + (
+                f"; the first is at index {first}: expected "
+                f"{float(expected_array[first]):.{digits}g}, got "
+                f"{float(got_array[first]):.{digits}g}."
+                if got_array.ndim
+                else "."
+            ),
         ]
         if hint:
             lines.append(f"  Hint: {hint}")
@@ -388,24 +573,103 @@ def _explain_mismatch(
     return ""
 
 
-def _matching_mistake(
-    got: np.ndarray, expected: np.ndarray, mistakes: Mapping[str, Any], atol: float
-) -> str:
-    """Return the first mistake whose output ``got`` reproduces (and the right answer does not)."""
+def _matching_mistakes(
+    got: np.ndarray,
+    expected: np.ndarray,
+    mistakes: Mapping[str, Any],
+    atol: float = 1e-6,
+    *,
+    relative: float | None = None,
+) -> list[str]:
+    """Every mistake whose output ``got`` reproduces (and the right answer does not), in order.
+
+    Values match to ``atol`` (absolute; float32 answers to a float32-sized tolerance), or, with
+    ``relative``, to a :func:`rel_error` below it. A mistake that is within the same tolerance of
+    the right answer is invisible on these inputs and explains nothing, so it is never named.
+    Descriptions merged by ``merge_identical`` ("A; or: B") come back as separate items.
+    """
     if not np.issubdtype(got.dtype, np.number):
-        return ""
+        return []
     got64 = got.astype(np.float64, copy=False)
+    # float32 answers are compared with a float32-sized tolerance so the mistake is still named.
+    tolerance = max(atol, 1e-4 if got.dtype == np.float32 else 0.0)
+
+    def close(a: np.ndarray, b: np.ndarray) -> bool:
+        if a.shape != b.shape:
+            return False
+        if relative is not None:
+            return bool(rel_error(a, b) < relative)
+        return bool(np.allclose(a, b, atol=tolerance, rtol=0.0))
+
+    found: list[str] = []
     for description, wrong in mistakes.items():
         wrong_array = np.asarray(as_numpy(wrong), dtype=np.float64)
-        if wrong_array.shape != got64.shape:
+        if wrong_array.shape != got64.shape or close(wrong_array, expected):
             continue
-        if wrong_array.shape == expected.shape and np.allclose(wrong_array, expected, atol=atol):
-            continue  # this mistake is invisible on these inputs; it cannot explain anything
-        # float32 answers are compared with a float32-sized tolerance so the mistake is still named.
-        tolerance = max(atol, 1e-4 if got.dtype == np.float32 else 0.0)
-        if np.allclose(got64, wrong_array, atol=tolerance, rtol=0.0):
-            return description
-    return ""
+        if close(got64, wrong_array):
+            for item in str(description).split("; or: "):
+                if item not in found:
+                    found.append(item)
+    return found
+
+
+def _likely(found: list[str], label: str) -> str:
+    """``"Likely mistake: A."``, or the list of mistakes that give the same values here."""
+    if len(found) == 1:
+        return f"{label}: {found[0]}."
+    shown = found[:4]
+    more = f"\n    (and {len(found) - 4} more)" if len(found) > 4 else ""
+    items = "".join(f"\n    - {text}" for text in shown)
+    return f"{label}, one of these (they give the same values on these inputs):{items}{more}"
+
+
+def _float32_rounding(got: np.ndarray, expected: np.ndarray, atol: float) -> bool:
+    """Whether ``got`` is float32 and equals ``expected`` to float32 rounding, not to ``atol``."""
+    if got.dtype != np.float32 or got.shape != expected.shape or not got.size:
+        return False
+    if not np.all(np.isfinite(got)):
+        return False
+    difference = np.abs(got.astype(np.float64) - expected)
+    rounding = 4 * np.finfo(np.float32).eps * np.maximum(np.abs(expected), 1e-30) + 1e-38
+    return bool(np.max(difference) > atol and np.all(difference <= np.maximum(rounding, atol)))
+
+
+def _digits_to_tell(a: np.ndarray, b: np.ndarray) -> int:
+    """Significant digits that show the largest difference of ``a`` and ``b`` (4 to 17)."""
+    try:
+        a64 = np.ravel(np.asarray(a, dtype=np.float64))
+        b64 = np.ravel(np.asarray(b, dtype=np.float64))
+        both = np.concatenate([a64, b64])
+        finite = np.isfinite(a64 - b64) if a64.shape == b64.shape else np.zeros(0, bool)
+        if not finite.any():
+            return 4
+        difference = float(np.max(np.abs(a64 - b64)[finite]))
+        scale = float(np.max(np.abs(both[np.isfinite(both)])))
+    except (ValueError, TypeError):
+        return 4
+    if not (math.isfinite(difference) and math.isfinite(scale)) or difference <= 0 or scale <= 0:
+        return 4
+    return int(min(17, max(4, math.ceil(math.log10(scale / difference)) + 2)))
+
+
+def _difference_line(got: np.ndarray, expected: np.ndarray) -> str:
+    """``"  largest difference 3e-08 at index (0, 2): expected …, got …\n"`` ("" if no shape)."""
+    try:
+        got64 = np.asarray(got, dtype=np.float64)
+        if got64.shape != expected.shape or not got64.size:
+            return ""
+        difference = np.abs(got64 - expected)
+        if not np.any(np.isfinite(difference)):
+            return ""
+    except (ValueError, TypeError):
+        return ""
+    digits = _digits_to_tell(got64, expected)
+    index, got_i, expected_i = worst_entry(got64, expected)
+    where = f" at index {index}" if index else ""
+    return (
+        f"  largest difference {abs(got_i - expected_i):.3g}{where}: expected "
+        f"{expected_i:.{digits}g}, got {got_i:.{digits}g}\n"
+    )
 
 
 def _shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
@@ -420,10 +684,10 @@ def _shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     return "Check which matrix multiplies which, and which axis you sum or stack over."
 
 
-def _summary(array: np.ndarray, limit: int = 6) -> str:
-    """A short one-line description: shape and the first few values."""
+def _summary(array: np.ndarray, limit: int = 6, digits: int = 4) -> str:
+    """A short one-line description: shape and the first few values, to ``digits`` digits."""
     flat = np.ravel(array)
-    shown = ", ".join(f"{v:.4g}" for v in flat[:limit].astype(np.float64))
+    shown = ", ".join(f"{v:.{digits}g}" for v in flat[:limit].astype(np.float64))
     more = ", …" if flat.size > limit else ""
     return f"shape {array.shape}, values [{shown}{more}]"
 
@@ -479,6 +743,10 @@ def _hint_for_exception(error: Exception) -> str:
             "A registered nn.Parameter can only be replaced by another nn.Parameter: copy the "
             "values in instead, `self.W_x.copy_(...)` inside `with torch.no_grad():`."
         )
+    if "unexpected keyword argument" in lowered or "positional argument" in lowered:
+        return _SIGNATURE_HINT
+    if "values to unpack" in lowered or "cannot unpack" in lowered:
+        return unpack_hint(text)
     if any(fragment in lowered for fragment in _DTYPE_ERRORS):
         return (
             "float32 and float64 are mixed. The checks run in float64: create parameters with "
@@ -487,7 +755,7 @@ def _hint_for_exception(error: Exception) -> str:
             "is float32."
         )
     if any(fragment in lowered for fragment in _SHAPE_ERRORS):
-        hints = []
+        hints = [_broadcast_hint(text)] if _broadcast_hint(text) else []
         transposed = _transposed_pair(text)
         if transposed:
             hints.append(
@@ -507,6 +775,54 @@ def _hint_for_exception(error: Exception) -> str:
         )
         return "\n  ".join(hints)
     return "Read the error above, then re-run the cell that defines the function."
+
+
+_SIGNATURE_HINT = (
+    "The test calls your function or class with the arguments its given signature names (the "
+    "`def` line and docstring that come with the exercise): keep the signature as given, with "
+    "every argument and default, and write your code in its body."
+)
+
+
+def unpack_hint(text: str) -> str:
+    """What Python's "not enough values to unpack (expected 3, got 2)" means, in its numbers."""
+    counts = re.search(r"expected (\d+), got (\d+)", text)
+    too_many = re.search(r"too many values to unpack \(expected (\d+)", text)
+    single = re.search(r"cannot unpack non-iterable (\w+)", text)
+    if counts:
+        what = f"a value that holds {counts.group(2)} item(s) into {counts.group(1)} names"
+    elif too_many:
+        what = (
+            f"a value that holds more than {too_many.group(1)} items into {too_many.group(1)} names"
+        )
+    elif single:
+        what = f"a single {single.group(1)} (not a tuple) into several names"
+    else:
+        what = "a value into a different number of names than it holds"
+    return (
+        f"The line unpacks {what}: `a, b = f(...)` needs f to return exactly two items. Check "
+        f"what the value on the right of that line is (the docstring of the function that "
+        f"returns it says); unpacking an array splits it along its first axis."
+    )
+
+
+def _broadcast_hint(text: str) -> str:
+    """For NumPy's "could not be broadcast together with shapes (2,4) (3,)": what it means."""
+    found = re.search(r"broadcast[^(]*((?:\([\d, ]*\)\s*)+)", text)
+    if not found:
+        return ""
+    shapes = re.findall(r"\([\d, ]*\)", found.group(1))
+    if len(shapes) < 2:
+        return ""
+    shapes = [shape.replace(" ", "") for shape in shapes]
+    listed = ", ".join(shapes[:-1]) + " and " + shapes[-1]
+    return (
+        f"Arrays of shapes {listed} are combined element-wise (+, -, *, / or an assignment into "
+        f"a slice) where the error was raised; that needs equal shapes, or shapes NumPy can "
+        f"broadcast (a bias of shape (H,) broadcasts over the rows of a (B, H) array). One of "
+        f"them has the wrong shape: a wrong axis in a sum, a missing or extra transpose, or a "
+        f"wrong slice."
+    )
 
 
 def _transposed_pair(text: str) -> tuple[tuple[int, ...], tuple[int, ...]] | None:

@@ -1,13 +1,18 @@
 """Checks of Exercise 3, the GRU in PyTorch: short test cells whose failures explain themselves.
 
 The student's modules keep PyTorch's layout: ``GRUCellFromScratch`` holds ``weight_ih (3H, D)``,
-``weight_hh (3H, H)``, ``bias_ih (3H,)`` and ``bias_hh (3H,)``, stacked in the order r, z, n, and
-computes (reset after the matrix product, two bias vectors; NOTATION.md)::
+``weight_hh (3H, H)``, ``bias_ih (3H,)`` and ``bias_hh (3H,)``, three blocks stacked in the order
+r, z, n (two gates and the candidate), and computes (reset after the matrix product, two bias
+vectors; NOTATION.md), with ``gx = x weight_ih^T + bias_ih = [gx_r | gx_z | gx_n]`` and
+``gh = h weight_hh^T + bias_hh = [gh_r | gh_z | gh_n]``::
 
-    r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr)
-    z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
-    n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn))
+    r = σ(gx_r + gh_r)
+    z = σ(gx_z + gh_z)
+    n = tanh(gx_n + r ⊙ gh_n)
     h_new = z ⊙ h + (1 − z) ⊙ n
+
+Messages name PyTorch's blocks by PyTorch's names (``weight_hh[2H:3H]``, the n block of
+``bias_hh``): the symbols ``W_hr``, ``W_hz`` belong to Chapter 2's row-vector matrices.
 
 ``GRUFromScratch`` holds one such cell as ``self.cell`` and follows ``torch.nn.GRU``'s
 conventions: ``forward(x (T, B, D), h0 (1, B, H) or None) -> (output (T, B, H), h_n (1, B, H))``.
@@ -35,7 +40,16 @@ from torch import nn
 
 from . import replay
 from .cases import SequenceCase
-from .compare import CheckFailure, check_close, check_true, check_uniform_spread, expect_tuple
+from .compare import (
+    _SIGNATURE_HINT,  # the same advice in every exercise
+    CheckFailure,
+    check_close,
+    check_true,
+    check_uniform_spread,
+    expect_tuple,
+    unpack_hint,
+    where_raised,
+)
 from .guards import block_torch_ops, builtin_recurrent_classes, forbid_calls
 from .probes import (
     attempt,
@@ -48,6 +62,7 @@ from .probes import (
     replaced_names,
     run_probe,
 )
+from .rnn_checks import state_cut_message
 
 __all__ = [
     "GRU_BUILTINS",
@@ -170,7 +185,11 @@ def call_in_layout(
     """:func:`call_gru` for another PyTorch exercise, whose hints describe ``layout``."""
     __tracebackhide__ = True
     return replay.through(
-        function, args, kwargs, lambda: _explained_call(function, args, kwargs, hint, layout)
+        function,
+        args,
+        kwargs,
+        lambda: _explained_call(function, args, kwargs, hint, layout),
+        _callable_name(function),
     )
 
 
@@ -196,7 +215,10 @@ def _explained_call(
         hints = [h for h in (hint, _hint_for(error, layout)) if h]
         raise CheckFailure(
             f"{name} raised {type(error).__name__}: {error}\n"
-            f"  It was called with: {shapes}.\n  " + "\n  ".join(hints)
+            f"  It was called with: {shapes}.\n"
+            + where_raised(error, function)
+            + "  "
+            + "\n  ".join(hints)
         ) from None
 
 
@@ -239,6 +261,10 @@ def _hint_for(error: Exception, layout: TorchLayout) -> str:
             "A registered nn.Parameter can only be replaced by another nn.Parameter: copy the "
             f"values in instead, {layout.parameter}.copy_(...) inside `with torch.no_grad():`."
         )
+    if "unexpected keyword argument" in lowered or "positional argument" in lowered:
+        return _SIGNATURE_HINT
+    if "values to unpack" in lowered or "cannot unpack" in lowered:
+        return unpack_hint(text)
     if any(f in lowered for f in ("dtype", "scalar type", "double != float", "float != double")):
         return (
             "float32 and float64 are mixed. The checks run in float64: create the parameters "
@@ -340,8 +366,8 @@ def reference_gru(x: np.ndarray, h0: np.ndarray, params: Params) -> tuple[np.nda
 # --------------------------------------------------------------------------------- wrong answers
 
 _ORDER_NOTE = (
-    "PyTorch stacks the blocks in the order r, z, n (rows 0:H reset gate, H:2H update gate, "
-    "2H:3H candidate) in weight_ih, weight_hh, bias_ih and bias_hh alike"
+    "PyTorch stacks the three blocks in the order r, z, n (rows 0:H the reset gate, H:2H the "
+    "update gate, 2H:3H the candidate) in weight_ih, weight_hh, bias_ih and bias_hh alike"
 )
 
 # Mistakes of the GRU step: description -> switches of _variant_step.
@@ -350,12 +376,14 @@ _CELL_VARIANTS: dict[str, dict[str, Any]] = {
     "state, as in PyTorch and Cho et al.), not (1 − z) ⊙ h + z ⊙ n (Chung et al.'s convention)": {
         "swap": True
     },
-    "the reset gate is applied before the matrix product, (r ⊙ h) W_hn^T + b_hn (the form of "
-    "Cho et al. and Dive into Deep Learning); torch.nn.GRU applies it after the product: "
-    "r ⊙ (h W_hn^T + b_hn)": {"reset": "before"},
-    "b_hn (the n block of bias_hh) is added outside the reset product; torch.nn.GRU's candidate "
-    "is tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)): add bias_hh to h @ weight_hh.T, not to "
-    "the input side": {"b_hn": "outside"},
+    "the reset gate is applied before the matrix product, (r ⊙ h) @ weight_hh[2H:3H].T + "
+    "bias_hh[2H:3H] (the form of Cho et al. and Dive into Deep Learning); torch.nn.GRU applies "
+    "it after the product: r ⊙ gh_n with gh_n = h @ weight_hh[2H:3H].T + bias_hh[2H:3H]": {
+        "reset": "before"
+    },
+    "the n block of bias_hh (bias_hh[2H:3H]) is added outside the reset product; torch.nn.GRU's "
+    "candidate is n = tanh(gx_n + r ⊙ gh_n) with gh_n = h @ weight_hh[2H:3H].T + "
+    "bias_hh[2H:3H]: add bias_hh to h @ weight_hh.T, not to the input side": {"b_hn": "outside"},
     "bias_hh is missing: torch.nn.GRU adds both bias vectors, bias_ih to x_t @ weight_ih.T and "
     "bias_hh to h @ weight_hh.T": {"bias_hh": 0},
     "bias_ih is missing: torch.nn.GRU adds both bias vectors, bias_ih to x_t @ weight_ih.T and "
@@ -364,8 +392,8 @@ _CELL_VARIANTS: dict[str, dict[str, Any]] = {
     "torch.nn.GRU adds bias_ih to x_t @ weight_ih.T and bias_hh to h @ weight_hh.T, "
     "each once": {"bias_hh_input": True},
     "the candidate uses a sigmoid; n = tanh(…), with values in (−1, 1)": {"activation": "sigmoid"},
-    "the reset gate is missing from the candidate: n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + "
-    "b_hn))": {"reset": "none"},
+    "the reset gate is missing from the candidate: n = tanh(gx_n + r ⊙ gh_n), where gh_n = "
+    "h @ weight_hh[2H:3H].T + bias_hh[2H:3H]": {"reset": "none"},
     "the new state is the candidate n alone; interpolate: h_new = z ⊙ h + (1 − z) ⊙ n": {
         "update": "candidate"
     },
@@ -379,8 +407,8 @@ def _cell_variants() -> dict[str, dict[str, Any]]:
         if order != ("r", "z", "n"):
             text = ", ".join(order)
             variants[
-                f"the gate blocks are read in the wrong order {text}; {_ORDER_NOTE}: e.g. "
-                f"i_r, i_z, i_n = gi.chunk(3, dim=1)"
+                f"the blocks are read in the wrong order {text}; {_ORDER_NOTE}: e.g. "
+                f"gx_r, gx_z, gx_n = gx.chunk(3, dim=1)"
             ] = {"order": "".join(order)}
     return variants
 
@@ -845,15 +873,37 @@ def check_gru_module(
     *,
     guarded: bool = False,
 ) -> float:
-    """``module_class(D, H)`` with given weights equals ``torch.nn.GRU``; return the max diff."""
+    """``module_class(D, H)`` with given weights equals ``torch.nn.GRU``; return the max diff.
+
+    First, ``module_class(D, H, dtype=torch.float32)`` must hold float32 parameters: a layer that
+    builds its cell without passing ``dtype`` on passes every float64 test and then breaks the
+    float32 training of Part 4, where nothing would say why.
+    """
     __tracebackhide__ = True
     case = random_gru_case(seed, T, B, D, H)
+    dtypes = run_probe(_probe_layer_dtypes, module_class, D, H)
+    wrong = {name: dtype for name, dtype in dtypes.items() if dtype != str(torch.float32)}
+    check_true(
+        not wrong,
+        f"GRUFromScratch({D}, {H}, dtype=torch.float32) holds parameters of another dtype "
+        f"({', '.join(f'{name}: {dtype}' for name, dtype in wrong.items())}): pass dtype and "
+        f"device on to the cell, self.cell = GRUCellFromScratch(input_size, hidden_size, "
+        f"dtype=dtype, device=device). The training of Part 4 builds the layer in float32.",
+    )
     output, h_n = run_probe(
         _probe_gru_run, module_class, seed, (T, B, D, H), with_h0=True, guarded=guarded
     )
     return check_gru_outputs(
         f"GRUFromScratch ({case.describe()})", output, h_n, case.x, case.h0, case.params
     )
+
+
+def _probe_layer_dtypes(module_class: Callable[..., Any], D: int, H: int) -> dict[str, str]:
+    """The dtype of every parameter of ``module_class(D, H, dtype=torch.float32)``, by name."""
+    __tracebackhide__ = True
+    model = call_gru(module_class, D, H, dtype=torch.float32)
+    check_no_builtin_gru_modules(model)
+    return {name: str(p.dtype) for name, p in model.named_parameters()}
 
 
 def check_h0_default(
@@ -904,11 +954,13 @@ def _load_mistakes(gru: nn.GRU, before: Mapping[str, np.ndarray]) -> dict[str, d
         }
     mistakes["bias_ih"][
         "bias_ih was loaded as bias_ih_l0 + bias_hh_l0, as in Exercise 1: the GRU keeps the two "
-        "biases apart (b_hn sits inside the reset product), so copy each into its own parameter"
+        "biases apart (the n block of bias_hh sits inside the reset product), so copy each into "
+        "its own parameter"
     ] = summed
     mistakes["bias_hh"][
         "bias_hh was set to zero after summing the biases into bias_ih: the GRU keeps the two "
-        "biases apart (b_hn sits inside the reset product), so copy each into its own parameter"
+        "biases apart (the n block of bias_hh sits inside the reset product), so copy each into "
+        "its own parameter"
     ] = np.zeros_like(w["bias_hh"])
     mistakes["bias_hh"][
         "bias_hh was loaded as bias_ih_l0 + bias_hh_l0: the GRU keeps the two biases apart, so "
@@ -1056,13 +1108,11 @@ def check_gru_gradients(module_class: Callable[..., Any], case: GRUCase) -> None
         label = name if name in ("x", "h0") else f"model.cell.{name}"
         check_true(
             grads[name] is not None,
-            f"{label}.grad is None after loss.backward(): no gradient reached it."
-            + (
-                " forward must start from h0 when it is given (h = h0[0]); it seems to ignore it."
-                if name == "h0"
-                else " Parameters must be nn.Parameter, used through torch operations without "
-                ".detach(), .data or .numpy()."
-            ),
+            state_cut_message("h0", "GRUFromScratch")
+            if name == "h0"
+            else f"{label}.grad is None after loss.backward(): no gradient reached it. "
+            "Parameters must be nn.Parameter, used through torch operations without "
+            ".detach(), .data or .numpy().",
         )
         check_close(
             f"{label}.grad ({case.describe()}), compared with nn.GRU's",
@@ -1118,11 +1168,12 @@ def check_gru_device(
 
 
 def reference_adding_problem(n: int, T: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The adding problem (Hochreiter & Schmidhuber 1997), as Chapter 2 draws it.
+    """The adding problem as Chapter 2 draws it.
 
-    Returns ``x (T, n, 2)`` float32, ``x[..., 0]`` uniform numbers on [0, 1) and ``x[..., 1]``
-    markers, 1 at one step of each half of the sequence, and ``y (n,)``, the sum of the two
-    marked numbers.
+    The variant of Le et al. (2015) and Arjovsky et al. (2016), a simplification of Hochreiter &
+    Schmidhuber's (1997) original. Returns ``x (T, n, 2)`` float32, ``x[..., 0]`` uniform
+    numbers on [0, 1) and ``x[..., 1]`` markers, 1 at one step of each half of the sequence,
+    and ``y (n,)``, the sum of the two marked numbers.
     """
     generator = torch.Generator().manual_seed(seed)
     numbers = torch.rand(T, n, generator=generator)
@@ -1137,7 +1188,8 @@ def reference_adding_problem(n: int, T: int, seed: int) -> tuple[torch.Tensor, t
 def check_adding_problem(adding_problem: Callable[..., Any], n: int, T: int, seed: int) -> None:
     """Check the student's ``adding_problem(n, T, seed)``: layout, markers, targets, seeding."""
     __tracebackhide__ = True
-    data = _expand_adding_data(run_probe(_probe_adding_data, adding_problem, n, T, seed))
+    probed = run_probe(_probe_adding_data, adding_problem, n, T, seed)
+    data = _expand_adding_data(probed)
     x, y = expect_tuple(data, ("x", "y"), "adding_problem")
     for name, value in (("x", x), ("y", y)):
         check_true(
@@ -1244,6 +1296,20 @@ def check_adding_problem(adding_problem: Callable[..., Any], n: int, T: int, see
         f"adding_problem returned the same data for the seeds {seed} and {seed + 1}: the seed "
         f"is ignored. Seed the generator with it: torch.Generator().manual_seed(seed).",
     )
+    torch_kept, numpy_kept = probed.get("kept", (True, True))
+    check_true(
+        torch_kept,
+        "adding_problem changed PyTorch's global random state (torch.manual_seed, or torch.rand "
+        "or torch.randint without generator=generator): the notebook asks it to leave that "
+        "state alone, so that the random numbers of every other cell do not depend on how often "
+        "adding_problem was called. Draw everything from its own generator, "
+        "generator = torch.Generator().manual_seed(seed), passed as generator=generator.",
+    )
+    check_true(
+        numpy_kept,
+        "adding_problem changed NumPy's global random state (np.random.seed or np.random.rand): "
+        "leave it alone, and draw everything from a torch.Generator seeded with `seed`.",
+    )
 
 
 def _probe_adding_data(adding_problem: Callable[..., Any], n: int, T: int, seed: int) -> Any:
@@ -1254,19 +1320,28 @@ def _probe_adding_data(adding_problem: Callable[..., Any], n: int, T: int, seed:
     travels as it is. :func:`_expand_adding_data` rebuilds the same ``(x, y)``.
     """
     __tracebackhide__ = True
+    before = _global_random_states()
     result = call_gru(adding_problem, n, T, seed)
+    kept = {"kept": [a == b for a, b in zip(before, _global_random_states(), strict=True)]}
     x = result[0] if isinstance(result, tuple | list) and len(result) == 2 else None
     if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.ndim == 3):
-        return {"as_is": result}
+        return {"as_is": result, **kept}
     if x.shape[-1] != 2:
-        return {"as_is": result}
+        return {"as_is": result, **kept}
     markers = x[..., 1].detach().cpu()
     small = markers.to(torch.uint8)
     if digest(small.to(markers.dtype)) != digest(markers):
-        return {"as_is": result}
+        return {"as_is": result, **kept}
     kind = "tuple" if isinstance(result, tuple) else "list"
     numbers = x[..., 0].detach().cpu()
-    return {"numbers": numbers, "markers": small, "y": result[1], "kind": kind}
+    return {"numbers": numbers, "markers": small, "y": result[1], "kind": kind, **kept}
+
+
+def _global_random_states() -> tuple[str, str]:
+    """Fingerprints of PyTorch's and NumPy's global random states (CPU)."""
+    numpy_state = np.random.get_state()
+    numpy_text = digest(np.asarray(numpy_state[1])) + str(numpy_state[2:])
+    return digest(torch.random.get_rng_state()), numpy_text
 
 
 def _expand_adding_data(data: Mapping[str, Any]) -> Any:
@@ -1477,6 +1552,7 @@ def _probe_trained(
     facts = {"module": isinstance(model, nn.Module), "losses": losses}
     facts["recurrent"] = type(getattr(model, "recurrent", None)).__name__
     if facts["module"]:
+        facts["dtypes"] = {name: str(p.dtype) for name, p in model.named_parameters()}
         x, _ = reference_adding_problem(n, T, seed)
         facts["prediction"] = attempt(_predict, model, x)
     return facts
@@ -1526,10 +1602,25 @@ def check_adding_trained(
         "adding_model does not exist or is not a module: run the training cell above first.",
     )
     losses = facts["losses"]
+    if losses is None:
+        dtypes = facts.get("dtypes", {})
+        mixed = sorted(set(dtypes.values()))
+        check_true(
+            len(mixed) <= 1,
+            "adding_losses does not exist: the training cell above stopped with an error. "
+            f"adding_model holds parameters of {len(mixed)} dtypes ("
+            + "; ".join(
+                f"{dtype}: " + ", ".join(n for n, d in dtypes.items() if d == dtype)
+                for dtype in mixed
+            )
+            + "), so its layers cannot work together. GRUFromScratch(2, 32, "
+            "dtype=torch.float32) must create every parameter in float32: pass dtype and device "
+            "on to GRUCellFromScratch.",
+        )
     check_true(
         losses is not None,
-        "adding_losses does not exist: the training cell above did not finish. Run it, and fix "
-        "the error it shows (the tests above it say which function is wrong).",
+        "adding_losses does not exist: the training cell above did not run to its end. Run it "
+        "and read the error it shows: it names the line and the function that failed.",
     )
     check_true(
         isinstance(losses, list | tuple) and len(losses) == steps,
@@ -1553,12 +1644,10 @@ def check_adding_trained(
         f"After training, the test MSE on {len(y)} fresh sequences is {mse:.4f}, "
         f"{mse / baseline:.2f} × the baseline's {baseline:.4f} (always answering 1.0); it must "
         f"be below {margin:g} × baseline = {margin * baseline:.4f}. The training loss went from "
-        f"{first:.4f} (first tenth of the steps) to {last:.4f} (last tenth). The usual causes, "
-        f"which test_train names: optimizer.zero_grad() missing (gradients pile up; the MSE "
-        f"stalls around 0.3–0.5 × baseline), a loss whose predictions (B,) and targets (B, 1) "
-        f"broadcast to (B, B) (it stays at the baseline), optimizer.step() before "
-        f"loss.backward(), or the state detached between steps (no gradient through time). "
-        f"And if test_adding_problem fails, fix adding_problem first: the model learns whatever "
-        f"targets it is given.",
+        f"{first:.4f} (first tenth of the steps) to {last:.4f} (last tenth). The training uses "
+        f"your train, GRUFromScratch and adding_problem: if test_train, a test of the layer or "
+        f"test_adding_problem fails, its message says what to fix. If they all pass, run the "
+        f"notebook again in order from the top: the training cell trains with the functions "
+        f"defined last, and its settings must stay as given.",
     )
     return mse, baseline

@@ -32,6 +32,7 @@ __all__ = [
     "merge_identical",
     "sigmoid_mistakes",
     "split_mistakes",
+    "split_order_readings",
 ]
 
 Array = np.ndarray
@@ -117,7 +118,7 @@ def _gate_text(gate: str, mistake: str) -> str:
 
 
 def _gate(x_t: Array, h: Array, p: Params, gate: str, mistake: str | None = None) -> Array:
-    """``sigmoid(x_t W_x? + h W_h? + b_?)`` for ``gate`` ``"r"`` or ``"z"``, with one mistake."""
+    """``sigmoid(x_t W_xg + h W_hg + b_g)`` for the gate ``g`` (``"r"`` or ``"z"``), one mistake."""
     other = _OTHER_GATE[gate]
     W_x, W_h, b = p[f"W_x{gate}"], p[f"W_h{gate}"], p[f"b_{gate}"]
     activation: Callable[[Array], Array] = _sigmoid
@@ -384,6 +385,52 @@ def _batch_major_forward(
 # ------------------------------------------------------------------ PyTorch's stacked weights
 
 _GATE_OF_BLOCK = {"r": "r", "z": "z", "n": "h"}
+_BLOCK_NAMES = {"r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+_ROWS = ("0:H", "H:2H", "2H:3H")
+_SPLIT_ORDER = (
+    "PyTorch stacks the three blocks in the order r, z, n (reset gate, update gate, candidate), "
+    "each H rows"
+)
+
+
+def _read(
+    weight_ih: Array,
+    weight_hh: Array,
+    bias_ih: Array,
+    bias_hh: Array,
+    order: tuple[str, ...] = ("r", "z", "n"),
+    transpose: bool = True,
+) -> dict[str, Array]:
+    """The per-gate parameters when the blocks are taken to be in ``order`` (PyTorch's: r, z, n)."""
+    H = weight_hh.shape[1]
+    t = (lambda a: a.T) if transpose else (lambda a: a)
+    params = {}
+    for position, letter in enumerate(order):
+        rows = slice(position * H, (position + 1) * H)
+        g = _GATE_OF_BLOCK[letter]
+        params[f"W_x{g}"] = t(weight_ih[rows])
+        params[f"W_h{g}"] = t(weight_hh[rows])
+        if g == "h":
+            params["b_xh"], params["b_hh"] = bias_ih[rows], bias_hh[rows]
+        else:
+            params[f"b_{g}"] = bias_ih[rows] + bias_hh[rows]
+    return params
+
+
+def split_order_readings(
+    weight_ih: Array, weight_hh: Array, bias_ih: Array, bias_hh: Array
+) -> dict[str, dict[str, Array]]:
+    """The parameters read in each of the five wrong block orders: ``{text: params}``.
+
+    ``compare.check_block_order`` names the order when a whole answer is one of them.
+    """
+    return {
+        f"the blocks were read in the wrong order ({', '.join(order)}): {_SPLIT_ORDER}": _read(
+            weight_ih, weight_hh, bias_ih, bias_hh, order
+        )
+        for order in permutations("rzn")
+        if order != ("r", "z", "n")
+    }
 
 
 def split_mistakes(
@@ -392,42 +439,45 @@ def split_mistakes(
     """Wrong per-gate parameters read from ``torch.nn.GRU``'s stacked weights, per parameter.
 
     ``weight_ih (3H, D)``, ``weight_hh (3H, H)``, ``bias_ih (3H,)`` and ``bias_hh (3H,)`` hold
-    PyTorch's blocks in the order r, z, n.
+    PyTorch's blocks in the order r, z, n. A parameter read from another block is described by
+    the block it came from, so that no two descriptions share a value.
     """
     H = weight_hh.shape[1]
     block = {"r": slice(0, H), "z": slice(H, 2 * H), "n": slice(2 * H, 3 * H)}
     wrong: dict[str, dict[str, Array]] = {name: {} for name in GRU_PARAMETER_NAMES}
-
-    def add(params: dict[str, Array], text: str) -> None:
-        for name, value in params.items():
-            wrong[name][text] = value
-
-    def read(order: tuple[str, str, str], transpose: bool = True) -> dict[str, Array]:
-        """The parameters when the blocks are taken to be in ``order`` (PyTorch's: r, z, n)."""
-        t = (lambda a: a.T) if transpose else (lambda a: a)
-        params = {}
-        for position, letter in enumerate(order):
-            rows = slice(position * H, (position + 1) * H)
-            g = _GATE_OF_BLOCK[letter]
-            params[f"W_x{g}"] = t(weight_ih[rows])
-            params[f"W_h{g}"] = t(weight_hh[rows])
-            if g == "h":
-                params["b_xh"], params["b_hh"] = bias_ih[rows], bias_hh[rows]
-            else:
-                params[f"b_{g}"] = bias_ih[rows] + bias_hh[rows]
-        return params
-
-    for order in permutations("rzn"):
-        if order != ("r", "z", "n"):
-            add(
-                read(order),  # type: ignore[arg-type]
-                f"the blocks were read in the wrong order ({', '.join(order)}): PyTorch stacks "
-                f"them in the order r, z, n (reset, update, new), each H rows",
-            )
-    add(
-        read(("r", "z", "n"), transpose=False),
-        "the blocks are not transposed: PyTorch stores W.T, so W_xr = weight_ih[0:H].T",
-    )
+    sources = {"W_x": ("weight_ih", weight_ih), "W_h": ("weight_hh", weight_hh)}
+    for k, letter in enumerate("rzn"):
+        g = _GATE_OF_BLOCK[letter]
+        for prefix, (side, stacked) in sources.items():
+            name = f"{prefix}{g}"
+            for j, other in enumerate("rzn"):
+                if j != k:
+                    wrong[name][
+                        f"{name} was read from rows {_ROWS[j]} of {side}, which hold the "
+                        f"{_BLOCK_NAMES[other]}; {_SPLIT_ORDER}, so {name} = {side}[{_ROWS[k]}].T"
+                    ] = stacked[j * H : (j + 1) * H].T
+        biases = ("b_xh", "b_hh") if g == "h" else (f"b_{g}",)
+        for name in biases:
+            for j, other in enumerate("rzn"):
+                if j == k:
+                    continue
+                rows = slice(j * H, (j + 1) * H)
+                if name == "b_xh":
+                    value, right = bias_ih[rows], f"bias_ih[{_ROWS[k]}]"
+                elif name == "b_hh":
+                    value, right = bias_hh[rows], f"bias_hh[{_ROWS[k]}]"
+                else:
+                    value = bias_ih[rows] + bias_hh[rows]
+                    right = f"bias_ih[{_ROWS[k]}] + bias_hh[{_ROWS[k]}]"
+                wrong[name][
+                    f"{name} was read from rows {_ROWS[j]} of the biases, which hold the "
+                    f"{_BLOCK_NAMES[other]}; {_SPLIT_ORDER}, so {name} = {right}"
+                ] = value
+    for name, value in _read(weight_ih, weight_hh, bias_ih, bias_hh, transpose=False).items():
+        if name.startswith("W_"):
+            wrong[name][
+                "the blocks are not transposed: PyTorch stores W.T, so W_xr = weight_ih[0:H].T"
+            ] = value
     for gate in "rz":
         rows = block[gate]
         wrong[f"b_{gate}"].update(

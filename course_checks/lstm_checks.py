@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from .cases import SequenceCase
-from .compare import call_with_shapes, check_close, check_true, expect_keys, expect_tuple
+from .compare import (
+    call_with_shapes,
+    check_block_order,
+    check_close,
+    check_true,
+    expect_keys,
+    expect_tuple,
+)
 from .lstm_references import (
     GATES,
     LSTM_PARAMETER_NAMES,
@@ -36,6 +43,7 @@ from .lstm_wrong_answers import (
     count_mistakes,
     forward_mistakes,
     gate_mistakes,
+    order_readings,
     split_mistakes,
     step_mistakes,
 )
@@ -115,9 +123,10 @@ def check_lstm_gates(lstm_gates: Callable[..., Any], seed: int, B: int, D: int, 
     rng = np.random.default_rng(seed)
     params = random_gate_params(rng, D, H)
     x_t, h_prev = rng.normal(size=(B, D)), rng.normal(size=(B, H))
+    zeros = np.zeros((B, H))
     cases = [
-        ("h_prev = 0: only x_t @ W_x? + b_?", x_t, np.zeros((B, H))),
-        ("x_t = 0: only h_prev @ W_h? + b_?", np.zeros((B, D)), h_prev),
+        ("h_prev = 0: only the input terms x_t @ W_xk + b_k of each block k", x_t, zeros),
+        ("x_t = 0: only the recurrent terms h_prev @ W_hk + b_k", np.zeros((B, D)), h_prev),
         ("both terms", x_t, h_prev),
     ]
     for label, x_case, h_case in cases:
@@ -279,6 +288,8 @@ def check_split_torch_weights(
     )
     expected = lstm_params_from_torch(lstm)
     wrong = split_mistakes(*before)
+    layout = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), before, strict=True))
+    check_block_order(params, expected, order_readings(layout), f"D={D}, H={H}")
     for name in LSTM_PARAMETER_NAMES:
         check_close(
             f"params[{name!r}] from split_torch_weights (D={D}, H={H})",

@@ -39,7 +39,6 @@ from .compare import (
     check_uniform_spread,
     expect_keys,
     expect_tuple,
-    uniform_spread,
 )
 from .gru_torch_checks import TorchLayout, call_in_layout, reference_adding_problem
 from .guards import block_torch_ops, builtin_recurrent_classes, forbid_calls
@@ -55,6 +54,7 @@ from .probes import (
     replaced_names,
     run_probe,
 )
+from .rnn_checks import state_cut_message
 
 __all__ = [
     "KINDS",
@@ -634,14 +634,11 @@ def check_lstm_gradients(module_class: Callable[..., Any], case: LSTMCase) -> No
         label = name if name in ("x", "h0", "c0") else f"model.{name}"
         check_true(
             grads[name] is not None,
-            f"{label}.grad is None after loss.backward(): no gradient reached it."
-            + (
-                f" forward must start from the given state (h, c = {name[0]}0[0]…); it seems to "
-                f"ignore it."
-                if name in ("h0", "c0")
-                else " Parameters must be nn.Parameter, used through torch operations without "
-                ".detach(), .data or .numpy()."
-            ),
+            state_cut_message(name, "LSTMFromScratch")
+            if name in ("h0", "c0")
+            else f"{label}.grad is None after loss.backward(): no gradient reached it. "
+            "Parameters must be nn.Parameter, used through torch operations without "
+            ".detach(), .data or .numpy().",
         )
         check_close(
             f"{label}.grad ({case.describe()}), compared with nn.LSTM's",
@@ -699,12 +696,11 @@ def check_lstm_device(
 
 
 def _bias_facts(module: nn.Module) -> dict[str, Any]:
-    """The biases, and the spread of the weights (flat: the record keeps four levels)."""
+    """The biases, and fingerprints of the weights (flat: the record keeps four levels)."""
     return {
         "bias_ih": module.bias_ih_l0.detach().cpu().clone(),
         "bias_hh": module.bias_hh_l0.detach().cpu().clone(),
-        "weight_ih_l0": uniform_spread(module.weight_ih_l0),
-        "weight_hh_l0": uniform_spread(module.weight_hh_l0),
+        "weights": [digest(module.weight_ih_l0), digest(module.weight_hh_l0)],
     }
 
 
@@ -716,7 +712,8 @@ def _probe_forget_bias(
     H: int,
     value: float,
 ) -> dict[str, Any]:
-    """``set_forget_bias`` on a seeded ``nn.LSTM``; ``module_class(D, H, forget_bias=value)``."""
+    """``set_forget_bias`` on a seeded ``nn.LSTM``; ``module_class(D, H)`` without and with
+    ``forget_bias=value``, from the same seed (so that the two differ only by the option)."""
     __tracebackhide__ = True
     torch.manual_seed(seed)
     lstm = nn.LSTM(D, H, dtype=torch.float64)
@@ -725,52 +722,68 @@ def _probe_forget_bias(
     def function_facts() -> dict[str, Any]:
         call_lstm(set_forget_bias, lstm, value)
         facts = _bias_facts(lstm)
-        facts["weights_kept"] = weights == [digest(lstm.weight_ih_l0), digest(lstm.weight_hh_l0)]
+        facts["weights_kept"] = weights == facts["weights"]
         return facts
 
-    def module_facts() -> dict[str, Any]:
+    def module_facts(**options: Any) -> dict[str, Any]:
         torch.manual_seed(seed)
-        return _bias_facts(_new_model(module_class, D, H, guarded=False, forget_bias=value))
+        return _bias_facts(_new_model(module_class, D, H, guarded=False, **options))
 
-    return {"function": attempt(function_facts), "module": attempt(module_facts)}
+    return {
+        "function": attempt(function_facts),
+        "plain": attempt(module_facts),
+        "module": attempt(module_facts, forget_bias=value),
+    }
 
 
 def _forget_bias_mistakes(
-    value: float, H: int, initial: tuple[np.ndarray, np.ndarray] | None
+    value: float, H: int, bias_ih: np.ndarray, bias_hh: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Wrong effective biases ``bias_ih + bias_hh`` (4H,) after setting the forget bias."""
+    """Wrong biases the gates see, ``bias_ih + bias_hh`` (4H,), after setting the forget bias.
 
-    def block(k: int, v: float = value) -> np.ndarray:
-        bias = np.zeros(4 * H)
-        bias[k * H : (k + 1) * H] = v
-        return bias
+    ``bias_ih`` and ``bias_hh`` are the initial values, which the other blocks must keep.
+    """
+    initial = bias_ih + bias_hh
+    forget = slice(H, 2 * H)
 
-    mistakes = {
-        f"the value is in the block of the {name}: PyTorch's order is i, f, g, o, so the forget "
-        f"gate is the second block, rows H:2H (rows {k}H:{k + 1}H are the {name})": block(k)
-        for k, name in enumerate(("input gate i", "", "cell candidate g", "output gate o"))
-        if k != 1
-    }
+    def with_block(k: int, v: float | np.ndarray = value) -> np.ndarray:
+        biases = initial.copy()
+        biases[k * H : (k + 1) * H] = v
+        return biases
+
+    mistakes = {}
+    for k, name in enumerate(("input gate i", "", "cell candidate g", "output gate o")):
+        if k == 1:
+            continue
+        text = (
+            f"the value is in the block of the {name}: PyTorch's order is i, f, g, o, so the "
+            f"forget gate is the second block, rows H:2H (rows {k}H:{k + 1}H are the {name})"
+        )
+        mistakes[text] = with_block(k)
+        # the same slip in bias_ih only, with bias_hh's forget block set to 0 as asked
+        half = with_block(k, value + bias_hh[k * H : (k + 1) * H])
+        half[forget] = bias_ih[forget]
+        mistakes[text + "; bias_hh's block there keeps its value"] = half
     mistakes[
         "the value was put into the forget block of both bias vectors: the gate adds bias_ih "
-        "and bias_hh, so it sees twice the value; set one of them and zero the other"
-    ] = block(1, 2 * value)
+        "and bias_hh, so it sees twice the value; set bias_ih's forget block to the value and "
+        "bias_hh's to 0"
+    ] = with_block(1, 2 * value)
+    mistakes[
+        "bias_hh_l0's forget block was not set to 0: the gate adds bias_ih and bias_hh, so it "
+        "sees the value plus bias_hh's random initial value"
+    ] = with_block(1, value + bias_hh[forget])
+    zeroed = np.zeros(4 * H)
+    zeroed[forget] = value
+    mistakes[
+        "the other biases were set to 0: only the forget block changes, and the input gate, "
+        "the cell candidate and the output gate keep their biases as PyTorch initialised them"
+    ] = zeroed
     mistakes[
         "the whole bias vector was set to the value; only the forget gate's block, rows H:2H, "
-        "gets it, and the other biases are 0"
+        "gets it, and the other blocks keep their initial biases"
     ] = np.full(4 * H, value)
-    if initial is not None:
-        bias_ih, bias_hh = initial
-        kept = bias_ih + bias_hh
-        mistakes[
-            "the biases were not zeroed: they keep their random initialisation outside the "
-            "forget block, and bias_hh's forget block adds to the value. Zero both vectors, "
-            "then set rows H:2H of bias_ih_l0"
-        ] = np.where(block(1, 1.0) == 1, value + bias_hh, kept)
-        mistakes[
-            "bias_hh_l0 was not zeroed: the gate adds bias_ih and bias_hh, so zero both, then "
-            "set rows H:2H of bias_ih_l0"
-        ] = block(1) + bias_hh
+    mistakes["the biases were not changed: the forget block still has its initial bias"] = initial
     return mistakes
 
 
@@ -782,49 +795,62 @@ def check_forget_bias(
     H: int,
     value: float = 1.0,
 ) -> None:
-    """The forget-gate bias initialisation of Jozefowicz et al. (2015), two ways.
+    """The forget-gate bias initialisation of Jozefowicz et al. (2015), as Chapter 4 sets it.
 
     ``set_forget_bias(lstm, value)`` on a seeded ``nn.LSTM``, then
-    ``module_class(D, H, forget_bias=value)``: in both, the bias the gates see,
-    ``bias_ih + bias_hh``, must be ``value`` on the forget block (rows H:2H) and 0 elsewhere,
-    and the weights keep their initialisation.
+    ``module_class(D, H, forget_bias=value)``: in both, the biases the gates see,
+    ``bias_ih + bias_hh``, must be ``value`` on the forget block (rows H:2H) and keep their
+    initial values on the other blocks, and the weights keep theirs. The layer is compared
+    with ``module_class(D, H)`` built from the same seed, not with nn.LSTM's initialisation:
+    that is ``test_lstm_parameters``' to judge, so a wrong initialisation costs one test.
     """
     __tracebackhide__ = True
     result = run_probe(_probe_forget_bias, set_forget_bias, module_class, seed, D, H, value)
     torch.manual_seed(seed)
     fresh = nn.LSTM(D, H, dtype=torch.float64)  # the nn.LSTM set_forget_bias was given
     initial = (fresh.bias_ih_l0.detach().numpy(), fresh.bias_hh_l0.detach().numpy())
-    expected = np.zeros(4 * H)
-    expected[H : 2 * H] = value
+
+    def expected_from(bias_ih: np.ndarray, bias_hh: np.ndarray) -> np.ndarray:
+        expected = bias_ih + bias_hh
+        expected[H : 2 * H] = value
+        return expected
+
     facts = outcome(result["function"])
     check_close(
         f"bias_ih_l0 + bias_hh_l0, the biases the gates see, after "
         f"set_forget_bias(lstm, {value:g}) on an nn.LSTM({D}, {H})",
         facts["bias_ih"] + facts["bias_hh"],
-        expected,
+        expected_from(*initial),
         kind="torch",
-        mistakes=_forget_bias_mistakes(value, H, initial),
-        hint="zero both bias vectors, then fill rows H:2H of bias_ih_l0 with the value, inside "
-        "`with torch.no_grad():`.",
+        mistakes=_forget_bias_mistakes(value, H, *initial),
+        hint="set rows H:2H of bias_ih_l0 to the value and rows H:2H of bias_hh_l0 to 0, inside "
+        "`with torch.no_grad():`, and leave the other rows as they are.",
     )
     check_true(
         facts["weights_kept"],
         "set_forget_bias changed the weights weight_ih_l0 or weight_hh_l0: it sets the biases "
         "only, and the weights keep their initialisation.",
     )
+    plain = outcome(result["plain"])
     facts = outcome(result["module"])
+    plain_biases = (plain["bias_ih"].numpy(), plain["bias_hh"].numpy())
     check_close(
-        f"bias_ih_l0 + bias_hh_l0 of LSTMFromScratch({D}, {H}, forget_bias={value:g})",
+        f"bias_ih_l0 + bias_hh_l0 of LSTMFromScratch({D}, {H}, forget_bias={value:g}), "
+        f"compared with LSTMFromScratch({D}, {H}) built from the same seed",
         facts["bias_ih"] + facts["bias_hh"],
-        expected,
+        expected_from(*plain_biases),
         kind="torch",
-        mistakes=_forget_bias_mistakes(value, H, None),
-        hint="with forget_bias given, __init__ must initialise the biases like set_forget_bias "
-        "(call it on self after creating the parameters); without it, like nn.LSTM.",
+        mistakes=_forget_bias_mistakes(value, H, *plain_biases),
+        hint="with forget_bias given, __init__ must initialise the parameters as without it and "
+        "then set the forget bias like set_forget_bias (the given last lines of __init__ call "
+        "it on self).",
     )
-    bound = 1.0 / math.sqrt(H)
-    for name in ("weight_ih_l0", "weight_hh_l0"):
-        check_uniform_spread(name, facts[name], bound, like="nn.LSTM")
+    check_true(
+        facts["weights"] == plain["weights"],
+        f"LSTMFromScratch({D}, {H}, forget_bias={value:g}) has other weights than "
+        f"LSTMFromScratch({D}, {H}) built from the same seed: forget_bias may only change the "
+        f"forget block of the biases.",
+    )
 
 
 # -------------------------------------------------------------------------------- training

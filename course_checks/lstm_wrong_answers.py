@@ -28,6 +28,7 @@ __all__ = [
     "forward_mistakes",
     "gate_mistakes",
     "layout_variants",
+    "order_readings",
     "split_mistakes",
     "step_mistakes",
     "step_variant",
@@ -325,29 +326,62 @@ def gate_mistakes(x_t: Array, h: Array, params: Params) -> dict[str, dict[str, A
 # -------------------------------------------------------------------- reading PyTorch's layout
 
 
+_ROWS = ("0:H", "H:2H", "2H:3H", "3H:4H")
+
+
+def order_readings(stacked: Params) -> dict[str, dict[str, Array]]:
+    """The per-gate parameters read in each of the 23 wrong block orders: ``{text: params}``.
+
+    A check compares a whole answer with these, to name the order itself when every block
+    was read in one wrong order (per parameter, several orders give the same block).
+    """
+    return {
+        text: gates_from_stacked(variant)
+        for text, variant in layout_variants(stacked).items()
+        if text.startswith("the blocks are read in the wrong order")
+    }
+
+
 def split_mistakes(
     weight_ih: Array, weight_hh: Array, bias_ih: Array, bias_hh: Array
 ) -> dict[str, dict[str, Array]]:
-    """Wrong per-gate parameters read from PyTorch's stacked weights: ``{name: {text: value}}``."""
-    stacked = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih}
-    stacked["bias_hh"] = bias_hh
+    """Wrong per-gate parameters read from PyTorch's stacked weights: ``{name: {text: value}}``.
+
+    Each description says which block a parameter was read from, so that no two mistakes share
+    a value and none is named in the place of another (a whole wrong order: ``order_readings``).
+    """
     H = weight_hh.shape[1]
-    right = gates_from_stacked(stacked)
-    result: dict[str, dict[str, Array]] = {name: {} for name in right}
-    for text, variant in layout_variants(stacked).items():
-        for name, value in gates_from_stacked(variant).items():
-            result[name][text] = value
+    result: dict[str, dict[str, Array]] = {}
     for k, gate in enumerate(GATES):
         rows = slice(k * H, (k + 1) * H)
-        result[f"W_h{gate}"][
-            f"W_h{gate} is not transposed: PyTorch stores one row per hidden unit, so "
-            f"W_h{gate} = weight_hh[{k}H:{k + 1}H].T"
-        ] = weight_hh[rows]
-        result[f"b_{gate}"][
+        names = {"W_x": weight_ih, "W_h": weight_hh}
+        for prefix, stacked in names.items():
+            name = f"{prefix}{gate}"
+            side = "weight_ih" if prefix == "W_x" else "weight_hh"
+            result[name] = {}
+            for j, other in enumerate(GATES):
+                if j != k:
+                    result[name][
+                        f"{name} was read from rows {_ROWS[j]} of {side}, which hold the "
+                        f"{GATE_NAMES[other]}; {_ORDER}, so {name} = {side}[{_ROWS[k]}].T"
+                    ] = stacked[j * H : (j + 1) * H].T
+            result[name][
+                f"{name} is not transposed: PyTorch stores one row per hidden unit, so "
+                f"{name} = {side}[{_ROWS[k]}].T"
+            ] = stacked[rows]
+        name = f"b_{gate}"
+        result[name] = {
+            f"{name} was read from rows {_ROWS[j]} of the bias vectors, which hold the "
+            f"{GATE_NAMES[other]}; {_ORDER}, so {name} = bias_ih[{_ROWS[k]}] + "
+            f"bias_hh[{_ROWS[k]}]": bias_ih[j * H : (j + 1) * H] + bias_hh[j * H : (j + 1) * H]
+            for j, other in enumerate(GATES)
+            if j != k
+        }
+        result[name][
             "b = bias_ih + bias_hh is the sum of PyTorch's two bias vectors (each gate adds "
             "both); you took bias_ih alone"
         ] = bias_ih[rows]
-        result[f"b_{gate}"][
+        result[name][
             "b = bias_ih + bias_hh is the sum of PyTorch's two bias vectors (each gate adds "
             "both); you took bias_hh alone"
         ] = bias_hh[rows]

@@ -49,7 +49,16 @@ def run_probe(probe: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     data at most four containers deep (``replay.MAX_DEPTH``): deeper values are recorded opaque.
     """
     __tracebackhide__ = True
-    return replay.through(probe, args, kwargs, lambda: probe(*args, **kwargs))
+    what = _student_name(args[0]) if args else None
+    return replay.through(probe, args, kwargs, lambda: probe(*args, **kwargs), what)
+
+
+def _student_name(value: Any) -> str | None:
+    """``RNNFromScratch`` or ``train``: the student's code that a probe runs (for warning notes)."""
+    if isinstance(value, str):
+        return None
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    return str(name) if name else type(value).__name__
 
 
 def attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:

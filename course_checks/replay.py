@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from . import student_output
+
 RECORD_ENV = "GRU_COURSE_RECORD"
 MIME_TYPE = "application/vnd.gru-course.call+json"
 MAX_DEPTH = 4  # containers nested deeper than this are recorded as opaque values
@@ -69,13 +71,25 @@ def mode() -> str:
 
 
 def through(
-    function: Callable[..., Any], args: tuple, kwargs: Mapping[str, Any], run: Callable[[], Any]
+    function: Callable[..., Any],
+    args: tuple,
+    kwargs: Mapping[str, Any],
+    run: Callable[[], Any],
+    what: str | None = None,
 ) -> Any:
-    """Run ``run()`` (a call of the student's ``function``), recording or replaying it by mode."""
+    """Run ``run()`` (a call of the student's ``function``), recording or replaying it by mode.
+
+    The call runs with its warnings and stderr caught (``student_output.caught``): they become a
+    note on stdout, so that they never cost points. ``what`` names the student's code in that note
+    (default: ``function``'s name).
+    """
     global _depth
     __tracebackhide__ = True
-    if _mode == "normal" or _depth > 0:
+    if _depth > 0:
         return run()
+    if _mode == "normal":
+        with student_output.caught(what or _name(function)):
+            return run()
     if _mode == "replay":
         return _replay_next(function, args, kwargs)
     leaves = dict(_array_leaves(args, kwargs))
@@ -83,7 +97,8 @@ def through(
     record: dict[str, Any] = {"call": _name(function), "args": _signature(args, kwargs)}
     _depth += 1
     try:
-        result = run()
+        with student_output.caught(what or _name(function)):
+            result = run()
     except AssertionError as failure:  # call() turns every error of the student's into one
         record["error"] = [type(failure).__name__, str(failure)[:20000]]
         raise

@@ -16,7 +16,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .compare import call, check_close, check_true, check_uniform_spread, expect_keys, expect_tuple
+from .compare import (
+    CheckFailure,
+    as_numpy,
+    call,
+    check_close,
+    check_gradient,
+    check_true,
+    check_uniform_spread,
+    crash_target,
+    expect_keys,
+    expect_tuple,
+)
 from .guards import check_no_builtin_rnn_modules, no_builtin_rnn
 from .probes import attempt, backward, outcome, parameter_facts, recorded_gradients, run_probe
 from .references import (
@@ -30,6 +41,7 @@ from .references import (
 from .wrong_answers import (
     backward_mistakes,
     cell_mistakes,
+    finite_difference_mistakes,
     forward_mistakes,
     load_mistakes,
     unrolled_gradient_mistakes,
@@ -37,6 +49,7 @@ from .wrong_answers import (
 
 __all__ = [
     "GRADIENT_NAMES",
+    "backward_on_own_terms",
     "check_loaded_weights",
     "check_module_gradients",
     "check_rnn_backward",
@@ -47,8 +60,11 @@ __all__ = [
     "check_rnn_outputs",
     "check_rnn_parameters",
     "check_torch_rnn_step",
+    "gradient_check",
+    "others_note",
     "run_rnn_module",
     "set_rnn_parameters",
+    "state_cut_message",
 ]
 
 GRADIENT_NAMES = ("dx", "dh0", "dW_x", "dW_h", "db")
@@ -68,9 +84,19 @@ def check_rnn_backward(rnn_backward: Callable[..., Any], quantity: str, case: RN
 
     ``rnn_backward(dhs, x, h0, hs, W_x, W_h)`` gets torch's states ``hs``, so a wrong forward pass
     cannot make a right backward pass fail. The reference is torch autograd of ``sum(dhs ⊙ hs)``.
+    When ``rnn_backward`` raises on a line that computes *another* gradient, this gradient is
+    checked on the same case with ``B = D = H`` instead (see
+    :func:`backward_on_own_terms`), so that the error costs only that gradient's test.
     """
     __tracebackhide__ = True
-    result = call(rnn_backward, case.dhs, case.x, case.h0, case.hs, case.W_x, case.W_h)
+    result, case = backward_on_own_terms(
+        lambda c: call(rnn_backward, c.dhs, c.x, c.h0, c.hs, c.W_x, c.W_h),
+        "rnn_backward",
+        (quantity,),
+        GRADIENT_NAMES,
+        case,
+        _square_rnn_case,
+    )
     grads = expect_keys(result, GRADIENT_NAMES, "rnn_backward")
     expected = torch_rnn_gradients(case.x, case.h0, *case.weights, case.dhs)
     mistakes = backward_mistakes(case.dhs, case.x, case.h0, case.hs, case.W_x, case.W_h)
@@ -80,7 +106,142 @@ def check_rnn_backward(rnn_backward: Callable[..., Any], quantity: str, case: RN
         expected[quantity],
         kind="numpy",
         mistakes=mistakes[quantity],
+        hint=others_note("rnn_backward", grads, expected, (quantity,)),
     )
+
+
+def backward_on_own_terms(
+    run: Callable[[Any], Any],
+    what: str,
+    own: tuple[str, ...],
+    names: tuple[str, ...],
+    case: Any,
+    square: Callable[[Any], Any],
+) -> tuple[Any, Any]:
+    """``(run(case), case)``; after an error on a line that computes another gradient, a retry.
+
+    ``run`` calls the student's backward pass on a case. When it raises and the line that raised
+    (:func:`~course_checks.compare.crash_target`) assigns to one of ``names`` that is not in
+    ``own`` (the quantities this test checks), the batch size may be what trips that line (an
+    axis slip between the batch, input and hidden axes): the pass runs again on ``square(case)``,
+    the same case with ``B = D = H``, and this test checks its own quantities there. The error
+    is that other gradient's test's to report. Anything else is raised as it is.
+    """
+    __tracebackhide__ = True
+    try:
+        return run(case), case
+    except CheckFailure as failure:
+        target = crash_target(str(failure))
+        if target is not None and target not in names and "d" + target in names:
+            target = "d" + target  # grads["W_xr"] += … computes dW_xr
+        _, B, D, H = case.sizes
+        if target not in names or target in own or B == D == H:
+            raise
+        retry = square(case)
+        try:
+            result = run(retry)
+        except CheckFailure:
+            raise failure from None
+        print(
+            f"{what} raised an error on a case with B={B}, D={D}, H={H}, on the line that "
+            f"computes {target} (its own test reports it); {', '.join(own)} is checked on the "
+            f"same case with B = D = H = {H} instead, where that line runs."
+        )
+        return result, retry
+
+
+def others_note(
+    what: str, grads: Mapping[str, Any], expected: Mapping[str, np.ndarray], own: tuple[str, ...]
+) -> str:
+    """Which of the other gradients that ``what`` returned match PyTorch's, and which do not."""
+    right, wrong = [], []
+    for key, value in expected.items():
+        if key in own:
+            continue
+        try:
+            got = np.asarray(as_numpy(grads.get(key)), dtype=np.float64)
+        except (TypeError, ValueError):
+            wrong.append(key)
+            continue
+        good = got.shape == value.shape and bool(np.allclose(got, value, atol=1e-6, rtol=0))
+        (right if good else wrong).append(key)
+    if not wrong:
+        return f"The other gradients of {what} ({', '.join(right)}) match PyTorch's on this case."
+    return (
+        f"Of the other gradients of {what}, "
+        + (f"{', '.join(right)} match PyTorch's and " if right else "")
+        + f"{', '.join(wrong)} do{'es' if len(wrong) == 1 else ''} not, on this case."
+    )
+
+
+def _square_rnn_case(case: RNNCase) -> RNNCase:
+    """``case`` with ``B = D = H`` (rows and input columns repeated or cut), states recomputed."""
+    _, B, D, H = case.sizes
+    rows, columns = np.arange(H) % B, np.arange(H) % D
+    x = case.x[:, rows][:, :, columns].copy()
+    h0, dhs, W_x = case.h0[rows].copy(), case.dhs[:, rows].copy(), case.W_x[columns].copy()
+    hs = torch_rnn_forward(x, h0, W_x, case.W_h, case.b)
+    return RNNCase(x=x, h0=h0, W_x=W_x, W_h=case.W_h, b=case.b, dhs=dhs, hs=hs)
+
+
+def gradient_check(
+    rnn_forward: Callable[..., Any],
+    rnn_backward: Callable[..., Any],
+    numerical_gradient: Callable[..., Any],
+    case: RNNCase,
+    threshold: float = 1e-7,
+) -> dict[str, float]:
+    """The student's ``rnn_backward`` against finite differences of their ``rnn_forward``.
+
+    The loss is ``L = sum(dhs ⊙ rnn_forward(x, h0, W_x, W_h, b))``; for each of the five inputs,
+    the analytic gradient and ``numerical_gradient``'s must agree to the course's relative error
+    ``‖a − n‖ / (‖a‖ + ‖n‖)`` below ``threshold`` (one number per array). The forward pass is
+    checked first: the check differentiates it. Returns the relative error of every gradient.
+    """
+    __tracebackhide__ = True
+    inputs = {
+        "x": case.x.copy(),
+        "h0": case.h0.copy(),
+        "W_x": case.W_x.copy(),
+        "W_h": case.W_h.copy(),
+        "b": case.b.copy(),
+    }
+
+    def loss(_: np.ndarray) -> float:  # numerical_gradient changes one entry at a time
+        hs = rnn_forward(inputs["x"], inputs["h0"], inputs["W_x"], inputs["W_h"], inputs["b"])
+        return float(np.sum(case.dhs * hs))
+
+    def torch_loss(_: np.ndarray) -> float:  # the same loss through torch.nn.RNN
+        return float(np.sum(case.dhs * torch_rnn_forward(*inputs.values())))
+
+    hs = call(rnn_forward, *inputs.values())
+    check_close(
+        f"hs from rnn_forward, the function the gradient check differentiates ({_describe(case)})",
+        hs,
+        case.hs,
+        kind="numpy",
+        mistakes=forward_mistakes(case.x, case.h0, *case.weights),
+    )
+    grads = call(rnn_backward, case.dhs, case.x, case.h0, hs, case.W_x, case.W_h)
+    grads = expect_keys(grads, GRADIENT_NAMES, "rnn_backward")
+    wrong_backward = backward_mistakes(case.dhs, case.x, case.h0, case.hs, case.W_x, case.W_h)
+    errors = {}
+    for name, array in inputs.items():
+        before = array.copy()
+        numeric = call(numerical_gradient, loss, array)
+        check_true(
+            np.array_equal(array, before),
+            f"numerical_gradient changed {name}: restore each entry after probing it.",
+        )
+        errors["d" + name] = check_gradient(
+            "d" + name,
+            grads["d" + name],
+            numeric,
+            threshold=threshold,
+            analytic_mistakes=wrong_backward["d" + name],
+            numeric_mistakes=finite_difference_mistakes(torch_loss, array),
+        )
+    return errors
 
 
 def _step_cases(x_t: np.ndarray, h_prev: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -221,17 +382,21 @@ def check_loaded_weights(model: torch.nn.Module, rnn: torch.nn.RNN) -> None:
 def run_rnn_module(
     model: torch.nn.Module, x: torch.Tensor, h0: torch.Tensor | None = None
 ) -> tuple[Any, Any]:
-    """Call ``model(x)`` or ``model(x, h0)`` and check that it returns two items ``(hs, h_T)``."""
+    """Call ``model(x)`` or ``model(x, h0)``; check that it returns two items ``(hs, h_n)``.
+
+    Like ``nn.RNN``, the module takes ``h0`` and returns ``h_n`` with the leading num_layers
+    axis, ``(1, B, H)``.
+    """
     __tracebackhide__ = True
     result = call(model, x) if h0 is None else call(model, x, h0)
-    hs, h_T = expect_tuple(result, ("hs", "h_T"), "RNNFromScratch.forward")
-    return hs, h_T
+    hs, h_n = expect_tuple(result, ("hs", "h_n"), "RNNFromScratch.forward")
+    return hs, h_n
 
 
 def check_rnn_outputs(
     what: str,
     hs: Any,
-    h_T: Any,
+    h_n: Any,
     x: np.ndarray,
     h0: np.ndarray,
     W_x: np.ndarray,
@@ -239,35 +404,60 @@ def check_rnn_outputs(
     b: np.ndarray,
     mistakes: Mapping[str, Any] | None = None,
 ) -> float:
-    """Check ``hs (T, B, H)`` and ``h_T (B, H)`` against ``torch.nn.RNN``; return the max abs diff.
+    """Check ``hs (T, B, H)`` and ``h_n (1, B, H)`` against ``torch.nn.RNN``; the max abs diff.
 
     Args:
         what: where the outputs come from, in words (used in messages).
-        hs, h_T: the module's outputs (torch tensors).
-        x, h0, W_x, W_h, b: the inputs and NumPy-layout weights of the reference ``torch.nn.RNN``.
+        hs, h_n: the module's outputs (torch tensors); ``h_n`` has nn.RNN's num_layers axis.
+        x, h0, W_x, W_h, b: the inputs and NumPy-layout weights of the reference ``torch.nn.RNN``
+            (``h0`` without the num_layers axis, ``(B, H)``).
         mistakes: more known wrong outputs ``hs`` (e.g. from wrongly loaded weights).
     """
     __tracebackhide__ = True
     expected = torch_rnn_forward(x, h0, W_x, W_h, b)
+    _check_hs_layer_axis(f"hs from {what}", hs, *expected.shape)
     known = {**forward_mistakes(x, h0, W_x, W_h, b), **(mistakes or {})}
     check_close(f"hs from {what}", hs, expected, kind="torch", mistakes=known)
+    _check_h_n_shape(f"h_n from {what}", h_n, *h0.shape)
     check_close(
-        f"h_T from {what}",
-        h_T,
-        expected[-1],
+        f"h_n from {what}",
+        h_n,
+        expected[-1:],
         kind="torch",
         mistakes={
-            "h_T is the state after the last step, hs[-1]; you returned h0": h0,
-            "h_T is the state after the last step, hs[-1]; you returned the first state": (
-                expected[0]
+            "h_n is the state after the last step, hs[-1:]; you returned h0": h0[None],
+            "h_n is the state after the last step, hs[-1:]; you returned the first state": (
+                expected[:1]
             ),
         },
     )
     difference = max(
         float(np.max(np.abs(hs.detach().cpu().numpy() - expected))),
-        float(np.max(np.abs(h_T.detach().cpu().numpy() - expected[-1]))),
+        float(np.max(np.abs(h_n.detach().cpu().numpy() - expected[-1:]))),
     )
     return difference
+
+
+def _check_hs_layer_axis(what: str, hs: Any, T: int, B: int, H: int) -> None:
+    """``hs`` of shape ``(T, 1, B, H)``: the state kept h0's num_layers axis."""
+    __tracebackhide__ = True
+    check_true(
+        tuple(getattr(hs, "shape", ())) != (T, 1, B, H) or B == 1,
+        f"{what} has shape {(T, 1, B, H)}: the state kept h0's num_layers axis. h0 comes in as "
+        f"nn.RNN takes it, (1, B, H), and rnn_step works on (B, H): start the recurrence from "
+        f"h0[0].",
+    )
+
+
+def _check_h_n_shape(what: str, h_n: Any, B: int, H: int) -> None:
+    """``h_n`` must have nn.RNN's leading num_layers axis, ``(1, B, H)``."""
+    __tracebackhide__ = True
+    shape = tuple(getattr(h_n, "shape", ()))
+    check_true(
+        shape != (B, H) or B == 1,
+        f"{what} has shape {shape}; like torch.nn.RNN, RNNFromScratch returns h_n with a "
+        f"leading num_layers axis, (1, B, H) = {(1, B, H)}: return h.unsqueeze(0) (or h[None]).",
+    )
 
 
 def _rnn_facts(model: Any) -> dict[str, Any]:
@@ -368,11 +558,14 @@ def _probe_rnn_runs(
     starts: tuple[str, ...],
     guarded: bool,
 ) -> list[tuple[Any, Any]]:
-    """``(hs, h_T)`` of the student's module on a random case, once per start: "h0" or "zeros"."""
+    """``(hs, h_n)`` of the student's module on a random case, once per start: "h0" or "zeros".
+
+    ``h0`` goes in as nn.RNN takes it, with the num_layers axis: ``(1, B, H)``.
+    """
     __tracebackhide__ = True
     case = random_rnn_case(seed, *sizes)
     model = _new_rnn(module_class, case)
-    x, h0 = torch.from_numpy(case.x), torch.from_numpy(case.h0)
+    x, h0 = torch.from_numpy(case.x), torch.from_numpy(case.h0)[None]
     with no_builtin_rnn() if guarded else contextlib.nullcontext():
         return [run_rnn_module(model, x, h0 if start == "h0" else None) for start in starts]
 
@@ -435,7 +628,7 @@ def _probe_rnn_load(
     call(model.load_from_torch, rnn)
     facts = _rnn_facts(model)
     loaded = {name: getattr(model, name, None) for name in PARAMETER_SHAPES}
-    run = attempt(run_rnn_module, model, torch.from_numpy(x), torch.from_numpy(h0))
+    run = attempt(run_rnn_module, model, torch.from_numpy(x), torch.from_numpy(h0)[None])
     return {"facts": facts, "loaded": loaded, "run": run}
 
 
@@ -454,7 +647,8 @@ def check_rnn_load_from_torch(
     check_loaded_weights(SimpleNamespace(**result["loaded"]), rnn)
     with torch.no_grad():  # nn.RNN's h0 and h_n have a leading num_layers axis: (1, B, H)
         expected_hs, expected_h_n = rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])
-    hs, h_T = outcome(result["run"])
+    hs, h_n = outcome(result["run"])
+    _check_hs_layer_axis("hs after load_from_torch", hs, T, B, H)
     check_close(
         "hs after load_from_torch, compared with nn.RNN",
         hs,
@@ -462,11 +656,10 @@ def check_rnn_load_from_torch(
         kind="torch",
         mistakes=forward_mistakes(x, h0, *numpy_weights_from_torch(rnn)),
     )
-    check_close("h_T after load_from_torch, compared with nn.RNN's h_n[0]", h_T, expected_h_n[0])
+    _check_h_n_shape("h_n after load_from_torch", h_n, B, H)
+    check_close("h_n after load_from_torch, compared with nn.RNN's h_n", h_n, expected_h_n)
     with torch.no_grad():
-        return max(
-            float((hs - expected_hs).abs().max()), float((h_T - expected_h_n[0]).abs().max())
-        )
+        return max(float((hs - expected_hs).abs().max()), float((h_n - expected_h_n).abs().max()))
 
 
 def _probe_rnn_device(
@@ -500,15 +693,15 @@ def check_rnn_device(
         all(value == kind for value in on.values()),
         f"after model.to({device!r}) the parameters are on {on}.",
     )
-    hs, h_T = outcome(result["run"])
+    hs, h_n = outcome(result["run"])
     difference = check_rnn_outputs(
-        f"RNNFromScratch on {device}", hs, h_T, case.x, np.zeros((B, H)), *case.weights
+        f"RNNFromScratch on {device}", hs, h_n, case.x, np.zeros((B, H)), *case.weights
     )
-    hs_device, h_T_device = result["devices"]
+    hs_device, h_n_device = result["devices"]
     check_true(
-        torch.device(hs_device).type == torch.device(h_T_device).type == kind,
+        torch.device(hs_device).type == torch.device(h_n_device).type == kind,
         f"for an input on {device} forward returned tensors on {hs_device} and "
-        f"{h_T_device}: create new tensors with device=x.device.",
+        f"{h_n_device}: create new tensors with device=x.device.",
     )
     return difference
 
@@ -518,23 +711,24 @@ def _probe_rnn_gradients(module_class: Callable[..., Any], case: RNNCase) -> dic
     __tracebackhide__ = True
     model = _new_rnn(module_class, case)
     x = torch.from_numpy(case.x).clone().requires_grad_(True)
-    h0 = torch.from_numpy(case.h0).clone().requires_grad_(True)
-    hs, h_T = run_rnn_module(model, x, h0)
+    h0 = torch.from_numpy(case.h0)[None].clone().requires_grad_(True)  # (1, B, H), as nn.RNN
+    hs, h_n = run_rnn_module(model, x, h0)
     dhs, dh_T = torch.from_numpy(case.dhs), torch.from_numpy(case.dhs[0])
     tensors = {"dW_x": model.W_x, "dW_h": model.W_h, "db": model.b, "dx": x, "dh0": h0}
-    gradients = backward(lambda: (hs * dhs).sum() + (h_T * dh_T).sum(), tensors)
-    return {"hs": hs, "h_T": h_T, "backward": gradients}
+    gradients = backward(lambda: (hs * dhs).sum() + (h_n[0] * dh_T).sum(), tensors)
+    return {"hs": hs, "h_n": h_n, "backward": gradients}
 
 
 def check_module_gradients(module_class: Callable[..., Any], case: RNNCase) -> None:
     """Check the autograd gradients of a from-scratch RNN module against ``torch.nn.RNN``'s.
 
-    The loss is ``L = sum(dhs ⊙ hs) + sum(dh_T ⊙ h_T)`` with ``dh_T = dhs[0]`` (any fixed array
-    would do); gradients w.r.t. ``W_x, W_h, b``, the input ``x`` and ``h0`` are compared.
+    The loss is ``L = sum(dhs ⊙ hs) + sum(dh_T ⊙ h_n[0])`` with ``dh_T = dhs[0]`` (any fixed
+    array would do); gradients w.r.t. ``W_x, W_h, b``, the input ``x`` and ``h0 (1, B, H)`` are
+    compared.
     """
     __tracebackhide__ = True
     result = run_probe(_probe_rnn_gradients, module_class, case)
-    check_rnn_outputs("RNNFromScratch", result["hs"], result["h_T"], case.x, case.h0, *case.weights)
+    check_rnn_outputs("RNNFromScratch", result["hs"], result["h_n"], case.x, case.h0, *case.weights)
     grads = recorded_gradients(
         result["backward"],
         "The outputs of RNNFromScratch do not require grad, so no gradient can flow back to "
@@ -543,19 +737,23 @@ def check_module_gradients(module_class: Callable[..., Any], case: RNNCase) -> N
     )
     dh_T = case.dhs[0]
     upstream = case.dhs.copy()
-    upstream[-1] += dh_T  # h_T is hs[-1]: its gradient adds to that of the last state
+    upstream[-1] += dh_T  # h_n[0] is hs[-1]: its gradient adds to that of the last state
     expected = torch_rnn_gradients(case.x, case.h0, *case.weights, upstream)
+    expected["dh0"] = expected["dh0"][None]  # h0 goes in as (1, B, H)
     mistakes = unrolled_gradient_mistakes(
         case.dhs, dh_T, case.x, case.h0, case.hs, case.W_x, case.W_h
     )
+    mistakes["dh0"] = {text: value[None] for text, value in mistakes["dh0"].items()}
     labels = {"dW_x": "model.W_x.grad", "dW_h": "model.W_h.grad", "db": "model.b.grad"}
     labels.update({"dx": "x.grad", "dh0": "h0.grad"})
     for key, label in labels.items():
         check_true(
             grads[key] is not None,
-            f"{label} is None after loss.backward(): no gradient reached it. Parameters must be "
-            f"nn.Parameter (requires_grad=True), and forward must use them and the inputs without "
-            f".detach(), .data or .numpy().",
+            state_cut_message("h0", "RNNFromScratch")
+            if key == "dh0"
+            else f"{label} is None after loss.backward(): no gradient reached it. Parameters must "
+            f"be nn.Parameter (requires_grad=True), and forward must use them and the inputs "
+            f"without .detach(), .data or .numpy().",
         )
         check_close(
             f"{label} ({_describe(case)})",
@@ -564,3 +762,19 @@ def check_module_gradients(module_class: Callable[..., Any], case: RNNCase) -> N
             kind="torch",
             mistakes=mistakes[key],
         )
+
+
+def state_cut_message(state: str, what: str) -> str:
+    """Why ``<state>.grad`` is None when the outputs, already checked, do depend on ``state``.
+
+    The outputs matched those of the built-in module started from the given state, so the
+    state was used: what stops the gradient is a cut in the graph, not an ignored argument.
+    """
+    return (
+        f"{state}.grad is None after loss.backward(), although the outputs of {what} match "
+        f"those computed from the given {state}, so your forward uses its values: the state "
+        f"leaves the graph somewhere. A .detach() or .data on the state (at the start, or at "
+        f"every step), a copy built from its values (torch.tensor(...), .numpy()), or a new "
+        f"tensor filled from it cut the gradient that must flow back through time to {state}. "
+        f"Use the given tensor itself in torch operations."
+    )

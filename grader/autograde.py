@@ -8,6 +8,7 @@ A broken submission only ever changes its own rows.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import re
@@ -23,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from course_checks.replay import RECORD_ENV
+from course_checks.student_output import NOTE_PREFIX
 from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
@@ -294,10 +296,45 @@ def grade_notebook(
         sqlite_url(database), submission.student_id, submission.assignment, submission.notebook
     )
     messages = _cell_errors(autograded)
+    notes = _cell_notes(autograded)
     return [
-        _cell_result(submission, cell.grade_id, cell.points, cell.autograded, scores, messages)
+        _with_notes(
+            _cell_result(submission, cell.grade_id, cell.points, cell.autograded, scores, messages),
+            notes.get(cell.grade_id, []),
+        )
         for cell in definition.graded_cells
     ]
+
+
+def _with_notes(result: CellResult, notes: list[str]) -> CellResult:
+    """``result`` with the cell's notes on warnings of the student's code (they cost nothing)."""
+    if not notes:
+        return result
+    message = "\n".join([result.message, *notes] if result.message else notes)
+    return dataclasses.replace(result, message=message)
+
+
+def _cell_notes(path: Path) -> dict[str, list[str]]:
+    """For each graded cell: the notes that ``course_checks.student_output`` printed on stdout.
+
+    A warning or a write to stderr from the student's code during a test is printed as such a
+    note instead of going to stderr, where nbgrader would take it for an error; the feedback
+    shows it beside the cell's result.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    notes: dict[str, list[str]] = {}
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if not grade_id or cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "stream" or output.get("name") != "stdout":
+                continue
+            for line in ANSI_ESCAPE.sub("", str(output.get("text", ""))).splitlines():
+                line = line.strip()
+                if line.startswith(NOTE_PREFIX) and line not in notes.get(grade_id, []):
+                    notes.setdefault(grade_id, []).append(line)
+    return notes
 
 
 def _cell_result(

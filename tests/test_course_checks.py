@@ -26,6 +26,7 @@ from course_checks import (
     forbid_calls,
     no_builtin_rnn,
     rel_error,
+    worst_entry,
 )
 from course_checks.references import (
     numpy_weights_from_torch,
@@ -87,14 +88,18 @@ class TinyRNN(nn.Module):
 
     def forward(self, x, h0=None):
         if h0 is None:
-            h0 = torch.zeros(x.shape[1], self.hidden_size, dtype=x.dtype, device=x.device)
-        h, states = h0, []
+            h = torch.zeros(x.shape[1], self.hidden_size, dtype=x.dtype, device=x.device)
+        else:
+            h = h0[0]  # nn.RNN's layout: h0 and h_n are (1, B, H)
+        states = []
         for x_t in x:
+            if self.detach == "every step":
+                h = h.detach()
             h = torch.tanh(x_t @ self.W_x + h @ self.W_h + self.b)
             states.append(h)
-            if self.detach:
+            if self.detach is True:
                 h = h.detach()
-        return torch.stack(states), states[-1]
+        return torch.stack(states), states[-1][None]
 
 
 @pytest.fixture
@@ -105,12 +110,25 @@ def case():
 # ------------------------------------------------------------------------------- compare.py
 
 
-def test_rel_error_is_elementwise_with_a_floor():
+def test_rel_error_is_one_ratio_of_norms_per_array():
     assert rel_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
-    assert rel_error(np.array([1.0, 3.0]), np.array([1.0, 1.0])) == pytest.approx(0.5)
-    # Both entries tiny: the 1e-8 floor keeps the error finite and small.
-    assert rel_error(np.array([1e-12]), np.array([2e-12])) == pytest.approx(1e-4)
+    # ‖(0, 2)‖ / (‖(1, 3)‖ + ‖(1, 1)‖)
+    expected = 2.0 / (math.sqrt(10.0) + math.sqrt(2.0))
+    assert rel_error(np.array([1.0, 3.0]), np.array([1.0, 1.0])) == pytest.approx(expected)
+    # Both arrays tiny: the 1e-12 floor keeps the error finite.
+    assert rel_error(np.array([0.0]), np.array([1e-13])) == pytest.approx(0.1)
     assert rel_error(torch.tensor([2.0]), np.array([2.0])) == 0.0
+    # One tiny entry with a large relative error no longer decides: the old element-wise rule
+    # gave 0.2 here, the norm of the whole array gives 4e-11.
+    a = np.array([1.0, -2.0, 2.5e-5])
+    assert rel_error(a, a + np.array([0.0, 0.0, 1e-5])) < 1e-5
+    assert np.isnan(rel_error(np.array([np.nan]), np.array([1.0])))
+
+
+def test_worst_entry_is_the_largest_difference():
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    b = a + np.array([[0.0, 1e-9], [-3e-9, 0.0]])
+    assert worst_entry(a, b) == ((1, 0), 3.0, 3.0 - 3e-9)
 
 
 def test_check_close_accepts_equal_values_and_names_the_quantity_otherwise():
@@ -147,6 +165,88 @@ def test_check_close_explains_each_kind_of_wrong_answer(got, words):
     expected = np.ones((3, 4)) if words == "transposed" else np.ones(3)
     with pytest.raises(CheckFailure, match=words.replace(".", r"\.")):
         check_close("q", got, expected, kind="numpy" if "NumPy" in words else None)
+
+
+def test_check_close_names_every_mistake_that_gives_the_same_value():
+    expected = np.array([1.0, 2.0])
+    same = np.array([0.0, 1.0])
+    with pytest.raises(CheckFailure) as failure:
+        check_close("h", same, expected, mistakes={"reset before": same, "b_hn outside": same})
+    message = str(failure.value)
+    assert "one of these" in message and "reset before" in message and "b_hn outside" in message
+    # Merged descriptions ("A; or: B") are listed one per line.
+    with pytest.raises(CheckFailure) as failure:
+        check_close("h", same, expected, mistakes={"first; or: second": same})
+    assert "- first" in str(failure.value) and "- second" in str(failure.value)
+
+
+def test_check_close_shows_enough_digits_to_see_a_small_difference():
+    expected = np.array([2.121320343559642, -1.1441228056353687, 0.5])
+    got = expected + np.array([0.0, 3e-8, 0.0])
+    with pytest.raises(CheckFailure) as failure:
+        check_close("h", got, expected, atol=1e-8)
+    message = str(failure.value)
+    assert "largest difference 3e-08 at index (1,)" in message
+    assert "expected -1.144122806, got -1.144122776" in message  # they differ in print
+    assert "the first is at index (1,)" in message
+
+
+def test_check_close_says_float32_when_the_answer_is_right_to_float32():
+    expected = np.array([0.123456789012, 1.5, -2.25])
+    forward_difference = expected + 1e-6  # what a one-sided difference gives, say
+    with pytest.raises(CheckFailure) as failure:
+        check_close(
+            "g",
+            expected.astype(np.float32),
+            expected,
+            atol=1e-8,
+            mistakes={"a forward difference": forward_difference},
+        )
+    message = str(failure.value)
+    assert "float32" in message and "forward difference" not in message
+
+
+def test_call_quotes_the_students_line_that_raised():
+    def shapes_slip(a, b):
+        total = a + b  # the line that raises
+        return total
+
+    with pytest.raises(CheckFailure) as failure:
+        call(shapes_slip, np.ones((2, 4)), np.ones(3))
+    message = str(failure.value)
+    assert "total = a + b  # the line that raises" in message
+    assert "shapes (2,4) and (3,)" in message
+
+    def unpacks(pair):
+        h, c, extra = pair
+        return h + c + extra
+
+    with pytest.raises(CheckFailure) as failure:
+        call(unpacks, (1, 2))
+    assert "h, c, extra = pair" in str(failure.value)
+    assert "unpacks a value that holds 2 item(s) into 3 names" in str(failure.value)
+
+
+def test_call_turns_warnings_and_stderr_into_a_note_on_stdout(capsys):
+    import sys
+    import warnings
+
+    def noisy():
+        warnings.warn("careful", UserWarning, stacklevel=1)
+        print("debug", file=sys.stderr)
+        return 3
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # as in a kernel: shown once per place
+        assert call(noisy) == 3
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "Note (no points lost): while the test ran" in out
+    assert "UserWarning: careful" in out and "it wrote to stderr: debug" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a filter that raises still raises
+        with pytest.raises(CheckFailure, match="UserWarning: careful"):
+            call(noisy)
 
 
 def test_check_close_names_float32_mistakes_with_a_float32_tolerance():
@@ -212,6 +312,18 @@ def test_check_gradient_prints_passes_and_blames_the_right_side(capsys):
         check_gradient("db", np.ones((2, 3)), np.ones(3))
     with pytest.raises(CheckFailure):  # NaN is not below the threshold
         check_gradient("db", np.array([np.nan]), np.array([1.0]))
+    with pytest.raises(CheckFailure) as failure:  # the worst entry is shown, as a diagnostic
+        check_gradient("dW", a, a + np.array([0.0, 1e-3, 0.0]))
+    assert "largest difference at index (1,): analytic 2, numerical 2.001" in str(failure.value)
+    with pytest.raises(CheckFailure, match="numerical gradient is float32"):
+        check_gradient("dW", a, (a + 1e-3).astype(np.float32))
+
+
+def test_check_gradient_accepts_a_tiny_entry_with_a_large_relative_error():
+    # The case that the element-wise rule rejected: one entry of 2.5e-5 off by 8e-11.
+    analytic = np.array([[0.3, -1.2], [2.5e-5, 0.8]])
+    numeric = analytic + np.array([[1e-12, 0.0], [8e-11, -1e-12]])
+    assert check_gradient("dW_hr", analytic, numeric) < 1e-10
 
 
 # -------------------------------------------------------------------------------- guards.py
@@ -460,18 +572,25 @@ def test_check_rnn_parameters_accepts_a_correct_module_and_explains_wrong_ones()
 def test_module_checks_pass_a_correct_module_and_name_detach(case):
     model = TinyRNN(3, 5)
     set_rnn_parameters(model, *case.weights)
-    hs, h_T = run_rnn_module(model, torch.from_numpy(case.x), torch.from_numpy(case.h0))
-    assert check_rnn_outputs("TinyRNN", hs, h_T, case.x, case.h0, *case.weights) < 1e-12
+    h0 = torch.from_numpy(case.h0)[None]  # (1, B, H), as nn.RNN takes it
+    hs, h_n = run_rnn_module(model, torch.from_numpy(case.x), h0)
+    assert check_rnn_outputs("TinyRNN", hs, h_n, case.x, case.h0, *case.weights) < 1e-12
     sigmoid = forward_mistakes(case.x, case.h0, *case.weights)[
         "sigmoid instead of tanh as the activation"
     ]
     with pytest.raises(CheckFailure, match="Likely mistake: sigmoid"):
-        check_rnn_outputs("TinyRNN", torch.from_numpy(sigmoid), h_T, case.x, case.h0, *case.weights)
+        check_rnn_outputs("TinyRNN", torch.from_numpy(sigmoid), h_n, case.x, case.h0, *case.weights)
+    with pytest.raises(CheckFailure, match=r"num_layers axis, \(1, B, H\)"):
+        check_rnn_outputs("TinyRNN", hs, h_n[0], case.x, case.h0, *case.weights)
     with pytest.raises(CheckFailure, match="must return a tuple"):
-        run_rnn_module(lambda x, h0: x, torch.from_numpy(case.x), torch.from_numpy(case.h0))
+        run_rnn_module(lambda x, h0: x, torch.from_numpy(case.x), h0)
     check_module_gradients(TinyRNN, case)
     with pytest.raises(CheckFailure, match="detached between steps"):
         check_module_gradients(lambda D, H: TinyRNN(D, H, detach=True), case)
+    one_step = random_rnn_case(seed=3, T=1, B=2, D=3, H=5)
+    with pytest.raises(CheckFailure, match="the state leaves the graph") as failure:
+        check_module_gradients(lambda D, H: TinyRNN(D, H, detach="every step"), one_step)
+    assert "ignore" not in str(failure.value)
 
     class NoGrad(TinyRNN):
         def forward(self, x, h0=None):

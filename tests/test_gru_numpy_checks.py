@@ -233,9 +233,11 @@ def test_split_mistakes_name_orders_transposes_and_biases():
             for name, mistakes in wrong.items()
             for merged, value in mistakes.items()
         ), text
-    keras = [v for t, v in wrong["W_xr"].items() if "(z, r, n)" in t]
-    assert keras and np.allclose(keras[0], stacked[0][4:8].T)
+    from_z = [v for t, v in wrong["W_xr"].items() if "rows H:2H of weight_ih" in t]
+    assert from_z and np.allclose(from_z[0], stacked[0][4:8].T)
     assert any("sum" in t for t in wrong["b_r"])
+    # One description per value: no parameter lists several orders as alternatives.
+    assert not any("; or: " in t for mistakes in wrong.values() for t in mistakes)
 
 
 def test_sigmoid_mistakes():
@@ -319,7 +321,16 @@ def test_check_split_torch_weights():
         order = np.r_[H : 2 * H, 0:H, 2 * H : 3 * H]
         return split_torch_weights(w_ih[order], w_hh[order], b_ih[order], b_hh[order])
 
-    assert "wrong order" in _message(check_split_torch_weights, keras_order, seed=7, D=3, H=4)
+    message = _message(check_split_torch_weights, keras_order, seed=7, D=3, H=4)
+    assert "wrong order (z, r, n)" in message and "or:" not in message
+
+    def one_block_from_z(w_ih, w_hh, b_ih, b_hh):
+        H = w_hh.shape[1]
+        params = split_torch_weights(w_ih, w_hh, b_ih, b_hh)
+        return {**params, "W_xr": w_ih[H : 2 * H].T}
+
+    message = _message(check_split_torch_weights, one_block_from_z, seed=7, D=3, H=4)
+    assert "W_xr was read from rows H:2H of weight_ih, which hold the update gate z" in message
 
 
 def test_check_gru_backward_passes_right_and_names_wrong_gradients(case):

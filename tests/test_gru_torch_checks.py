@@ -162,7 +162,7 @@ class TinyGRU(nn.Module):
 
 def make(cell=None, **switches):
     """A module class (D, H) -> TinyGRU with the given mistakes, as the notebooks pass classes."""
-    return lambda D, H: TinyGRU(D, H, cell=cell, **switches)
+    return lambda D, H, **kw: TinyGRU(D, H, cell=cell, **kw, **switches)
 
 
 def make_cell(**switches):
@@ -501,5 +501,56 @@ def test_check_adding_trained():
     mse, baseline = check_adding_trained(Oracle(), [0.1] * 5, steps=5, T=20, seed=1)
     assert mse < 1e-10 and 0.14 < baseline < 0.19
     fails(["0.1 × baseline"], check_adding_trained, Oracle(baseline=True), [0.1] * 5, 5, 20, 1)
-    fails(["did not finish"], check_adding_trained, Oracle(), None, 5, 20, 1)
+    fails(["did not run to its end"], check_adding_trained, Oracle(), None, 5, 20, 1)
     fails(["run the training cell"], check_adding_trained, None, None, 5, 20, 1)
+    # A training cell that crashed on a model of mixed dtypes is told so, not sent to tests that
+    # pass; and the message of a model that did not learn names no cause it cannot see.
+    mixed = Oracle()
+    mixed.extra = nn.Linear(1, 1, dtype=torch.float32)
+    mixed.scale = nn.Parameter(torch.ones((), dtype=torch.float64))
+    fails(["2 dtypes", "pass dtype and device on"], check_adding_trained, mixed, None, 5, 20, 1)
+    with pytest.raises(CheckFailure) as failure:
+        check_adding_trained(Oracle(baseline=True), [0.1] * 5, 5, 20, 1)
+    assert "zero_grad" not in str(failure.value) and "which test_train names" not in str(
+        failure.value
+    )
+
+
+def test_check_gru_module_asks_for_the_dtype_to_reach_the_cell():
+    class IgnoresDtype(TinyGRU):
+        def __init__(self, input_size, hidden_size, dtype=torch.float64, device=None):
+            super().__init__(input_size, hidden_size)  # the cell gets float64 whatever is asked
+
+    fails(
+        ["dtype=torch.float32", "pass dtype and device on"],
+        check_gru_module,
+        IgnoresDtype,
+        seed=1,
+        T=3,
+        B=2,
+        D=3,
+        H=4,
+    )
+
+
+def test_check_adding_problem_asks_to_leave_the_global_random_state_alone():
+    def seeded_globally(n, T, seed):
+        torch.manual_seed(seed)
+        return reference_adding_problem(n, T, seed)
+
+    np_state = np.random.get_state()
+    fails(
+        ["global random state", "torch.manual_seed"],
+        check_adding_problem,
+        seeded_globally,
+        n=100,
+        T=6,
+        seed=3,
+    )
+
+    def numpy_seeded(n, T, seed):
+        np.random.seed(seed)
+        return reference_adding_problem(n, T, seed)
+
+    fails(["NumPy's global random state"], check_adding_problem, numpy_seeded, n=100, T=6, seed=3)
+    np.random.set_state(np_state)

@@ -300,16 +300,19 @@ def torch_step(
     return lstm_cell
 
 
-def set_forget_bias(lstm, value=1.0, *, where="f", zero=True, both=False):
+def set_forget_bias(lstm, value=1.0, *, where="f", hh_zero=True, both=False, zero_others=False):
+    """Chapter 4's forget bias: bias_ih's forget block = value, bias_hh's = 0, the rest kept."""
     H = lstm.hidden_size
     block = {"i": slice(0, H), "f": slice(H, 2 * H)}[where]
     with torch.no_grad():
-        if zero:
+        if zero_others:
             lstm.bias_ih_l0.zero_()
             lstm.bias_hh_l0.zero_()
         lstm.bias_ih_l0[block] = value
         if both:
             lstm.bias_hh_l0[block] = value
+        elif hh_zero:
+            lstm.bias_hh_l0[block] = 0.0
 
 
 class TinyLSTM(nn.Module):
@@ -518,7 +521,8 @@ def test_check_no_builtin_lstm_modules():
     [
         ({"where": "i"}, ["block of the input gate i", "rows H:2H"]),
         ({"both": True}, ["both bias vectors", "twice"]),
-        ({"zero": False}, ["not zeroed"]),
+        ({"hh_zero": False}, ["forget block was not set to 0"]),
+        ({"zero_others": True}, ["other biases were set to 0", "as pytorch initialised them"]),
     ],
 )
 def test_check_forget_bias_names_mistakes(switches, words):
@@ -538,6 +542,28 @@ def test_check_forget_bias_needs_no_grad_and_the_module_option():
         return TinyLSTM(D, H, **kw)
 
     fails(["forget_bias=1"], check_forget_bias, set_forget_bias, ignores_option, 70, 3, 4)
+
+    def sum_kept_otherwise(lstm, value=1.0):  # another way to the same biases: passes
+        H = lstm.hidden_size
+        with torch.no_grad():
+            lstm.bias_ih_l0[H : 2 * H] = value - lstm.bias_hh_l0[H : 2 * H]
+
+    check_forget_bias(sum_kept_otherwise, make(init=sum_kept_otherwise), seed=70, D=3, H=4)
+
+
+def test_a_wrong_initialisation_costs_the_parameter_test_only():
+    class NarrowInit(TinyLSTM):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            with torch.no_grad():  # 1/H instead of 1/sqrt(H), before the forget bias is set
+                for p in (self.weight_ih_l0, self.weight_hh_l0):
+                    p.uniform_(-1 / self.hidden_size, 1 / self.hidden_size)
+            if kwargs.get("forget_bias") is not None:
+                set_forget_bias(self, kwargs["forget_bias"])
+
+    torch.manual_seed(0)
+    fails(["uniform"], check_lstm_parameters, NarrowInit, D=24, H=16)
+    check_forget_bias(set_forget_bias, NarrowInit, seed=9470, D=5, H=24, value=2.0)
 
 
 # -------------------------------------------------------------------------------- training

@@ -82,7 +82,9 @@ def test_catalogue_is_well_formed():
     }
     for mistake in MISTAKES:
         assert mistake.loses and mistake.says, mistake.id
-        for grade_id in mistake.loses:
+        assert not set(mistake.loses) & set(mistake.keeps), mistake.id
+        assert not mistake.named_in or mistake.named_in in mistake.loses, mistake.id
+        for grade_id in (*mistake.loses, *mistake.keeps):
             assert (mistake.assignment, mistake.notebook_name, grade_id) in graded_cells, (
                 f"{mistake.id} names unknown graded cell {grade_id}"
             )
@@ -94,11 +96,27 @@ def test_mistake_loses_points_and_is_named(graded, mistake):
     for grade_id in mistake.loses:
         row = rows[grade_id]
         assert row["score"] < row["max_score"], f"{mistake.id} keeps full points in {grade_id}"
+    for grade_id in mistake.keeps:
+        row = rows[grade_id]
+        assert row["score"] == row["max_score"], (
+            f"{mistake.id} costs points in {grade_id}, which the notebook isolates from it:\n"
+            + row["message"]
+        )
     lost_messages = [r["message"].lower() for r in rows.values() if r["score"] < r["max_score"]]
     for word in mistake.says:
         assert any(word.lower() in message for message in lost_messages), (
             f"no feedback of {mistake.id} names the mistake with {word!r}:\n"
             + "\n---\n".join(lost_messages)
+        )
+        if mistake.named_in:
+            assert word.lower() in rows[mistake.named_in]["message"].lower(), (
+                f"{mistake.id}: {mistake.named_in}'s feedback does not name it with {word!r}:\n"
+                + rows[mistake.named_in]["message"]
+            )
+    for word in mistake.not_says:
+        assert not any(word.lower() in message for message in lost_messages), (
+            f"the feedback of {mistake.id} names a cause the evidence does not support, "
+            f"{word!r}:\n" + "\n---\n".join(lost_messages)
         )
 
 

@@ -25,6 +25,12 @@ class Mistake:
         says: words (case-insensitive) that the feedback of at least one lost cell must contain,
             i.e. how the mistake is named to the student.
         description: the mistake in plain words, for people reading the catalogue.
+        keeps: grade_ids of graded cells that must keep full points: one mistake is charged
+            to the cells that test what it breaks, not to the ones the notebook isolates.
+        not_says: words that no lost cell's feedback may contain (a cause the evidence does not
+            support, a cause an earlier passing test ruled out).
+        named_in: the grade_id whose feedback must contain every word of ``says`` (the first
+            test where the student meets the mistake); empty: any lost cell's.
     """
 
     id: str
@@ -35,6 +41,9 @@ class Mistake:
     says: tuple[str, ...]
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    keeps: tuple[str, ...] = ()
+    not_says: tuple[str, ...] = ()
+    named_in: str = ""
 
     @property
     def assignment(self) -> str:

@@ -32,12 +32,11 @@ LOAD, GRADIENTS, DEVICE = "test_load_from_torch", "test_gradients", "test_device
 RUNS_FORWARD = (FORWARD_T, H0_DEFAULT, LOAD, GRADIENTS, DEVICE)
 
 _STEP = "return torch.tanh(x_t @ W_x + h_prev @ W_h + b)"
-_LOOP = """    h = h0
-        hs = []
+_LOOP = """        hs = []
         for t in range(T):
             h = rnn_step(x[t], h, self.W_x, self.W_h, self.b)
             hs.append(h)
-        return torch.stack(hs), h"""
+        return torch.stack(hs), h[None]"""
 
 MISTAKES: list[Mistake] = [
     # ---------------------------------------------------------------- rnn_cell_forward
@@ -134,6 +133,20 @@ MISTAKES: list[Mistake] = [
         says=("time",),
         description="x is indexed as batch-major (x[:, t]) although it is time-major (T, B, D).",
     ),
+    Mistake(
+        id="ex1_cell_bias_broadcast_crash",
+        notebook=NUMPY,
+        cell="rnn_cell_forward",
+        replacements=(
+            ("a_t = x_t @ W_x + h_prev @ W_h + b", "a_t = x_t @ W_x + h_prev @ W_h + b[:, None]"),
+        ),
+        loses=(CELL, FORWARD, GRADIENT_CHECK),
+        says=("b[:, None]", "are combined element-wise"),
+        description="The bias is made a column, (H, 1): a broadcast error that the message "
+        "shows with the student's own line.",
+        keeps=(*ALL_BACKWARD, NORMS, CLIP),
+        named_in=CELL,
+    ),
     # ---------------------------------------------------------------- rnn_backward
     Mistake(
         id="ex1_backward_tanh_derivative_1_minus_h",
@@ -221,20 +234,68 @@ MISTAKES: list[Mistake] = [
         notebook=NUMPY,
         cell="rnn_backward",
         replacements=(("dx[t] = da @ W_x.T", "dx[t] = da @ W_x"),),
-        loses=(*ALL_BACKWARD, GRADIENT_CHECK),
-        says=("transpose",),
-        description="dx multiplies by W_x instead of W_x.T (a shape error since D != H).",
+        loses=(DX, GRADIENT_CHECK),
+        says=("transpose", "dx[t] = da @ W_x"),
+        description="dx multiplies by W_x instead of W_x.T (a shape error since D != H). Only "
+        "dx's test is charged: the others check their gradients on a case with B = D = H.",
+        keeps=(DW_X, DW_H, DB, DH0),
+        named_in=DX,
     ),
     Mistake(
         id="ex1_backward_dW_x_transposed",
         notebook=NUMPY,
         cell="rnn_backward",
         replacements=(("dW_x += x[t].T @ da", "dW_x += da.T @ x[t]"),),
-        loses=(*ALL_BACKWARD, GRADIENT_CHECK),
-        says=("transpose",),
-        description="dW_x is accumulated as da.T @ x[t], shape (H, D) instead of (D, H).",
+        loses=(DW_X, GRADIENT_CHECK),
+        says=("transpose", "dW_x += da.T @ x[t]"),
+        description="dW_x is accumulated as da.T @ x[t], shape (H, D) instead of (D, H): a "
+        "shape error charged to dW_x's test only.",
+        keeps=(DW_H, DB, DX, DH0),
+        named_in=DW_X,
+    ),
+    Mistake(
+        id="ex1_backward_db_axis_slip_crashes",
+        notebook=NUMPY,
+        cell="rnn_backward",
+        replacements=(("db += da.sum(axis=0)", "db += da.sum(axis=1)"),),
+        loses=(DB, GRADIENT_CHECK),
+        says=("db += da.sum(axis=1)", "shapes (4,), (2,) and (4,)"),
+        description="db sums over the hidden axis: (B,) added to (H,) raises a broadcast error. "
+        "The error is db's; the four other backward tests check theirs on a B = D = H case.",
+        keeps=(DW_X, DW_H, DX, DH0),
+        named_in=DB,
     ),
     # ---------------------------------------------------------------- numerical_gradient
+    Mistake(
+        id="ex1_numgrad_float32_storage",
+        notebook=NUMPY,
+        cell="numerical_gradient",
+        replacements=(("grad = np.zeros(x.shape)", "grad = np.zeros(x.shape, dtype=np.float32)"),),
+        loses=(NUMERICAL,),
+        says=("float32",),
+        not_says=("forward difference", "divided by eps"),
+        description="The gradient is stored in a float32 array: right to float32's precision, "
+        "and told so, not mistaken for a one-sided difference.",
+        named_in=NUMERICAL,
+    ),
+    Mistake(
+        id="ex1_numgrad_fixed_step",
+        notebook=NUMPY,
+        cell="numerical_gradient",
+        replacements=(
+            ("x[index] = old + eps", "x[index] = old + 1e-3"),
+            ("x[index] = old - eps", "x[index] = old - 1e-3"),
+            (
+                "grad[index] = (f_plus - f_minus) / (2 * eps)",
+                "grad[index] = (f_plus - f_minus) / 2e-3",
+            ),
+        ),
+        loses=(NUMERICAL, GRADIENT_CHECK),
+        says=("largest difference", "at index"),
+        description="A fixed step of 1e-3 instead of eps: values agree to 4 digits, so the "
+        "message must show the difference and where it is, with enough digits.",
+        named_in=NUMERICAL,
+    ),
     Mistake(
         id="ex1_numgrad_forward_difference",
         notebook=NUMPY,
@@ -518,7 +579,7 @@ MISTAKES: list[Mistake] = [
         id="ex1_torch_list_not_stacked",
         notebook=TORCH,
         cell="rnn_from_scratch",
-        replacements=(("return torch.stack(hs), h", "return hs, h"),),
+        replacements=(("return torch.stack(hs), h[None]", "return hs, h[None]"),),
         loses=RUNS_FORWARD,
         says=("torch.stack",),
         description="forward returns a Python list of states instead of one (T, B, H) tensor.",
@@ -529,8 +590,8 @@ MISTAKES: list[Mistake] = [
         cell="rnn_from_scratch",
         replacements=(
             (
-                "h0 = torch.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)",
-                "h0 = torch.zeros(B, self.hidden_size)",
+                "h = torch.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device)",
+                "h = torch.zeros(B, self.hidden_size)",
             ),
         ),
         loses=(FORWARD_T, H0_DEFAULT, DEVICE),  # test_forward's hidden part calls model(x)
@@ -553,7 +614,7 @@ MISTAKES: list[Mistake] = [
         replacements=(
             (
                 _LOOP,
-                """    factory = {"dtype": x.dtype, "device": x.device}
+                """        factory = {"dtype": x.dtype, "device": x.device}
         rnn = nn.RNN(self.input_size, self.hidden_size, **factory)
         weights = {
             "weight_ih_l0": self.W_x.T,
@@ -561,13 +622,52 @@ MISTAKES: list[Mistake] = [
             "bias_ih_l0": self.b,
             "bias_hh_l0": torch.zeros_like(self.b),
         }
-        hs, h_n = torch.func.functional_call(rnn, weights, (x, h0[None]))
-        return hs, h_n[0]""",
+        return torch.func.functional_call(rnn, weights, (x, h[None]))""",
             ),
         ),
         loses=(FORWARD_T,),
         says=("nn.RNN",),
         description="forward runs a throw-away nn.RNN on the module's weights (functional_call).",
+    ),
+    Mistake(
+        id="ex1_torch_h0_keeps_layer_axis",
+        notebook=TORCH,
+        cell="rnn_from_scratch",
+        replacements=(
+            ("h = h0[0]  # drop nn.RNN's num_layers axis: (1, B, H) -> (B, H)", "h = h0"),
+        ),
+        loses=(FORWARD_T, LOAD, GRADIENTS),
+        says=("num_layers axis", "h0[0]"),
+        description="h0 (1, B, H) is used as the step's state (B, H) without dropping its axis.",
+        keeps=(STEP, PARAMETERS, H0_DEFAULT, DEVICE),
+        named_in=FORWARD_T,
+    ),
+    Mistake(
+        id="ex1_torch_h_n_without_layer_axis",
+        notebook=TORCH,
+        cell="rnn_from_scratch",
+        replacements=(("return torch.stack(hs), h[None]", "return torch.stack(hs), h"),),
+        loses=RUNS_FORWARD,
+        says=("(1, B, H)", "h[None]"),
+        description="h_n is returned as (B, H), without nn.RNN's num_layers axis.",
+        keeps=(STEP, PARAMETERS),
+    ),
+    Mistake(
+        id="ex1_torch_detach_every_step",
+        notebook=TORCH,
+        cell="rnn_from_scratch",
+        replacements=(
+            (
+                "h = rnn_step(x[t], h, self.W_x, self.W_h, self.b)",
+                "h = rnn_step(x[t], h.detach(), self.W_x, self.W_h, self.b)",
+            ),
+        ),
+        loses=(GRADIENTS,),
+        says=("leaves the graph",),
+        not_says=("ignore",),
+        description="The state, h0 included, is detached before every step: on one step the "
+        "outputs are right and only h0.grad is None, which is a cut graph, not an ignored h0.",
+        named_in=GRADIENTS,
     ),
     # ---------------------------------------------------------------- load_from_torch
     Mistake(

@@ -21,8 +21,8 @@ ADDING, TRAIN, TRAINED = "test_adding_problem", "test_train", "test_adding_train
 # Every test that runs the layer's forward pass; a wrong step fails all of them.
 RUNS_LAYER = (GRU_FORWARD, H0_DEFAULT, LOAD, GRADIENTS, DEVICE)
 
-_CHUNKS = """        i_r, i_z, i_n = gi.chunk(3, dim=1)  # PyTorch's order: r, z, n
-        h_r, h_z, h_n = gh.chunk(3, dim=1)"""
+_CHUNKS = """        gx_r, gx_z, gx_n = gx.chunk(3, dim=1)  # PyTorch's order: r, z, n
+        gh_r, gh_z, gh_n = gh.chunk(3, dim=1)"""
 _LOOP = """        output = []
         for t in range(T):
             h = self.cell(x[t], h)
@@ -39,8 +39,8 @@ MISTAKES: list[Mistake] = [
         replacements=(
             (
                 _CHUNKS,
-                "        i_z, i_r, i_n = gi.chunk(3, dim=1)\n"
-                "        h_z, h_r, h_n = gh.chunk(3, dim=1)",
+                "        gx_z, gx_r, gx_n = gx.chunk(3, dim=1)\n"
+                "        gh_z, gh_r, gh_n = gh.chunk(3, dim=1)",
             ),
         ),
         loses=(CELL_FORWARD, *RUNS_LAYER),
@@ -62,10 +62,10 @@ MISTAKES: list[Mistake] = [
         cell="gru_cell",
         replacements=(
             (
-                "n = torch.tanh(i_n + r * h_n)",
+                "n = torch.tanh(gx_n + r * gh_n)",
                 "W_hn, b_hn = self.weight_hh[2 * self.hidden_size :], "
                 "self.bias_hh[2 * self.hidden_size :]\n"
-                "        n = torch.tanh(i_n + (r * h) @ W_hn.T + b_hn)",
+                "        n = torch.tanh(gx_n + (r * h) @ W_hn.T + b_hn)",
             ),
         ),
         loses=(CELL_FORWARD, *RUNS_LAYER),
@@ -78,13 +78,14 @@ MISTAKES: list[Mistake] = [
         cell="gru_cell",
         replacements=(
             (
-                "gi = x_t @ self.weight_ih.T + self.bias_ih",
-                "gi = x_t @ self.weight_ih.T + self.bias_ih + self.bias_hh",
+                "gx = x_t @ self.weight_ih.T + self.bias_ih",
+                "gx = x_t @ self.weight_ih.T + self.bias_ih + self.bias_hh",
             ),
             ("gh = h @ self.weight_hh.T + self.bias_hh", "gh = h @ self.weight_hh.T"),
         ),
         loses=(CELL_FORWARD, *RUNS_LAYER),
         says=("outside the reset product",),
+        named_in=CELL_FORWARD,
         description="Both biases go to the input side, so b_hn is outside r ⊙ (…).",
     ),
     Mistake(
@@ -100,7 +101,7 @@ MISTAKES: list[Mistake] = [
         id="ex3_weight_ih_not_transposed",
         notebook=NB,
         cell="gru_cell",
-        replacements=(("gi = x_t @ self.weight_ih.T", "gi = x_t @ self.weight_ih"),),
+        replacements=(("gx = x_t @ self.weight_ih.T", "gx = x_t @ self.weight_ih"),),
         loses=(CELL_FORWARD, *RUNS_LAYER, TRAINED),
         says=("without transposing",),
         description="x_t @ weight_ih, a shape error: PyTorch stores (3H, D), one row per unit.",
@@ -120,10 +121,10 @@ MISTAKES: list[Mistake] = [
         cell="gru_cell",
         replacements=(
             (
-                "gi = x_t @ self.weight_ih.T",
+                "gx = x_t @ self.weight_ih.T",
                 "return torch.gru_cell(\n"
                 "            x_t, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh\n"
-                "        )\n        gi = x_t @ self.weight_ih.T",
+                "        )\n        gx = x_t @ self.weight_ih.T",
             ),
         ),
         loses=(CELL_FORWARD, GRU_FORWARD),
@@ -274,6 +275,38 @@ MISTAKES: list[Mistake] = [
         says=("shifted by one step",),
         description="output[t] is the state before step t instead of after it.",
     ),
+    Mistake(
+        id="ex3_cell_built_without_dtype",
+        notebook=NB,
+        cell="gru_module",
+        replacements=(
+            (
+                "self.cell = GRUCellFromScratch(input_size, hidden_size, dtype=dtype, "
+                "device=device)",
+                "self.cell = GRUCellFromScratch(input_size, hidden_size)",
+            ),
+        ),
+        loses=(GRU_FORWARD, TRAINED),
+        says=("pass dtype and device on",),
+        not_says=("the tests above it say which function is wrong",),
+        description="The layer builds its cell without dtype and device: every float64 test "
+        "passes, the float32 training then crashes; test_gru_forward says why, and so does "
+        "the trained model's test, instead of pointing at tests that pass.",
+        keeps=(CELL_PARAMETERS, CELL_FORWARD, H0_DEFAULT, LOAD, GRADIENTS, DEVICE, TRAIN),
+        named_in=GRU_FORWARD,
+    ),
+    Mistake(
+        id="ex3_detach_every_step",
+        notebook=NB,
+        cell="gru_module",
+        replacements=(("h = self.cell(x[t], h)", "h = self.cell(x[t], h.detach())"),),
+        loses=(GRADIENTS, TRAINED),
+        says=("leaves the graph",),
+        not_says=("ignore",),
+        description="The state, h0 included, is detached before every step: on one step only "
+        "h0.grad is None, which is a cut graph, not an ignored h0.",
+        named_in=GRADIENTS,
+    ),
     # ---------------------------------------------------------------- load_from_torch
     Mistake(
         id="ex3_load_transposed",
@@ -406,6 +439,23 @@ MISTAKES: list[Mistake] = [
         loses=(ADDING, TRAINED),
         says=("time-major",),
         description="x is returned batch-first, (n, T, 2).",
+    ),
+    Mistake(
+        id="ex3_adding_global_seed",
+        notebook=NB,
+        cell="adding_problem",
+        replacements=(
+            (
+                "generator = torch.Generator().manual_seed(seed)",
+                "torch.manual_seed(seed)  # the global generator\n    generator = None",
+            ),
+        ),
+        loses=(ADDING,),
+        says=("global random state", "torch.manual_seed"),
+        description="The data are seeded through the global generator: reproducible, but the "
+        "rule the notebook states (leave the global random state alone) is broken.",
+        keeps=(TRAIN, TRAINED),
+        named_in=ADDING,
     ),
     # ---------------------------------------------------------------- train
     Mistake(

@@ -109,6 +109,23 @@ MISTAKES: list[Mistake] = [
     ),
     # -------------------------------------------------------------- lstm_numpy: forward pass
     Mistake(
+        id="ex4_forward_unpacks_three",
+        notebook=NUMPY,
+        cell="lstm_forward",
+        replacements=(
+            (
+                "h, c = lstm_cell_forward(x[t], h, c, params)",
+                "h, c, _ = lstm_cell_forward(x[t], h, c, params)",
+            ),
+        ),
+        loses=(FORWARD, AGAINST),
+        says=("h, c, _ = lstm_cell_forward", "holds 2 item(s) into 3 names"),
+        description="The cell's pair is unpacked into three names: a ValueError, which the "
+        "message explains with the student's own line and the numbers.",
+        keeps=(GATES, CELL, SPLIT, COUNT),
+        named_in=FORWARD,
+    ),
+    Mistake(
         id="ex4_forward_cell_not_carried",
         notebook=NUMPY,
         cell="lstm_forward",
@@ -292,6 +309,65 @@ MISTAKES: list[Mistake] = [
         loses=(FORGET_BIAS,),
         says=("input gate i",),
         description="The value goes to the first block, which is the input gate.",
+    ),
+    Mistake(
+        id="ex4t_forget_bias_zeroes_other_biases",
+        notebook=TORCH,
+        cell="set_forget_bias",
+        replacements=(
+            (
+                "lstm.bias_ih_l0[H : 2 * H] = value",
+                "lstm.bias_ih_l0.zero_()\n        lstm.bias_hh_l0.zero_()\n"
+                "        lstm.bias_ih_l0[H : 2 * H] = value",
+            ),
+        ),
+        loses=(FORGET_BIAS,),
+        says=("other biases were set to 0",),
+        description="Every other bias is zeroed too: Chapter 4's forget bias changes the forget "
+        "block only and keeps PyTorch's initialisation elsewhere.",
+        named_in=FORGET_BIAS,
+    ),
+    Mistake(
+        id="ex4t_forget_bias_hh_not_zeroed",
+        notebook=TORCH,
+        cell="set_forget_bias",
+        replacements=(
+            ("        lstm.bias_hh_l0[H : 2 * H] = 0.0  # the gate adds both vectors\n", ""),
+        ),
+        loses=(FORGET_BIAS,),
+        says=("was not set to 0",),
+        description="bias_hh's forget block keeps its random value, which the gate adds.",
+        named_in=FORGET_BIAS,
+    ),
+    Mistake(
+        id="ex4t_init_bound_one_over_H",
+        notebook=TORCH,
+        cell="lstm_module",
+        replacements=(("bound = 1.0 / math.sqrt(H)", "bound = 1.0 / H"),),
+        loses=(PARAMETERS,),
+        says=("uniform",),
+        description="The weights are drawn on [-1/H, 1/H]: test_lstm_parameters says so, and "
+        "test_forget_bias, which compares the layer with itself built without the option, does "
+        "not charge it again.",
+        keeps=(FORGET_BIAS, *RUNS_LAYER),
+        named_in=PARAMETERS,
+    ),
+    Mistake(
+        id="ex4t_detach_every_step",
+        notebook=TORCH,
+        cell="lstm_module",
+        replacements=(
+            (
+                "h, c = lstm_cell(x[t], h, c, *weights)",
+                "h, c = lstm_cell(x[t], h.detach(), c.detach(), *weights)",
+            ),
+        ),
+        loses=(GRADIENTS,),
+        says=("leaves the graph",),
+        not_says=("ignore",),
+        description="Both states, h0 and c0 included, are detached before every step: on one "
+        "step only h0.grad is None, a cut graph, not an ignored state.",
+        named_in=GRADIENTS,
     ),
     # ---------------------------------------------------------------- lstm_torch: training
     Mistake(
