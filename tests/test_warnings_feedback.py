@@ -54,7 +54,7 @@ VARIANTS = [
         ),
         "test_forward",
         FLOAT,
-    ),  # fmt: skip
+    ),
     Variant(
         "warn_rnn_copy",
         "ex1_rnn/rnn_torch",
@@ -76,12 +76,12 @@ VARIANTS = [
             (
                 "            self.b.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)\n",
                 "            self.b.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)\n"
-                "        nn.utils.clip_grad_norm(self.parameters(), 1e9)  # no gradients yet: no-op\n",
+                "        nn.utils.clip_grad_norm(self.parameters(), 1e9)  # no gradients: no-op\n",
             ),
         ),
         "test_load_from_torch",
         CLIP,
-    ),  # fmt: skip
+    ),
     # ------------------------------------------------------------------ gru_torch
     Variant(
         "warn_gru_float",
@@ -172,9 +172,11 @@ def graded(tmp_path_factory) -> tuple[Path, dict[str, dict[str, dict]]]:
         "autograde", str(root / "submitted"), "--out", str(root / "out"), "--jobs", "2", "--quiet"
     )
     assert done.returncode == 0, done.stderr
+    notebooks = {variant.id: variant.notebook.split("/")[1] for variant in VARIANTS}
     results: dict[str, dict[str, dict]] = {}
     for row in json.loads((root / "out" / "results.json").read_text()):
-        results.setdefault(row["student_id"], {})[row["grade_id"]] = row
+        if row["notebook"] == notebooks[row["student_id"]]:  # the other notebooks: missing
+            results.setdefault(row["student_id"], {})[row["grade_id"]] = row
     return root / "out", results
 
 
