@@ -42,7 +42,7 @@ DEFAULT_CACHE = PACKAGE.parent / "_build" / ".experiments"
 RESULT_MODULES = ("tasks.py", "models.py", "training.py")
 # Specification fields that label a run without changing it (the LSTM is its own equal-parameter
 # reference, so its two sizings are one run).
-LABELS = ("sizing",)
+LABELS = ("sizing", "stage")
 
 
 @cache
