@@ -28,6 +28,7 @@ from course_checks import (
     rel_error,
     worst_entry,
 )
+from course_checks.compare import crash_target
 from course_checks.references import (
     numpy_weights_from_torch,
     random_rnn_case,
@@ -225,6 +226,33 @@ def test_call_quotes_the_students_line_that_raised():
         call(unpacks, (1, 2))
     assert "h, c, extra = pair" in str(failure.value)
     assert "unpacks a value that holds 2 item(s) into 3 names" in str(failure.value)
+
+
+def test_crash_target_reads_the_name_that_the_raising_line_assigns():
+    def message(line: str) -> str:
+        return (
+            "f raised ValueError: boom\n  It was called with: x.\n"
+            f"  The error came from this line of your f (line 3 of its cell):\n      {line}\n"
+        )
+
+    assert crash_target(message("db += da.sum(axis=1)")) == "db"
+    assert crash_target(message("dx[t] = da @ W_x")) == "dx"
+    assert crash_target(message('grads["W_xr"] += x[t].T @ da_r')) == "W_xr"
+    assert crash_target(message("return {'db': db}")) is None
+    assert crash_target("dx from rnn_backward is wrong") is None
+
+
+def test_check_rnn_backward_charges_a_crash_to_its_own_gradient(case, capsys):
+    def db_slip(dhs, x, h0, hs, W_x, W_h):
+        grads = _backward(dhs, x, h0, hs, W_x, W_h)
+        db = np.zeros(W_h.shape[0])
+        db += dhs[0].sum(axis=1)  # (B,) into (H,): raises when B != H
+        return grads
+
+    with pytest.raises(CheckFailure, match=r"db \+= dhs\[0\]\.sum\(axis=1\)"):
+        check_rnn_backward(db_slip, "db", case)
+    check_rnn_backward(db_slip, "dW_x", case)  # checked again with B = D = H
+    assert "on the line that computes db" in capsys.readouterr().out
 
 
 def test_call_turns_warnings_and_stderr_into_a_note_on_stdout(capsys):

@@ -358,6 +358,54 @@ def test_check_gru_backward_points_at_a_wrong_gate_function(case):
     assert "bias b_r is missing" in message
 
 
+def test_a_gate_test_is_not_charged_for_another_gates_derivative():
+    # Several steps: a wrong update-gate derivative reaches the reset gate's gradients through
+    # time, unless the reset gate's case zeroes W_hz and W_hh, as the notebook promises.
+    case = random_gru_case(seed=11, T=4, B=2, D=3, H=4)
+
+    def wrong_update_derivative(*args):
+        return gru_backward_variant(*args, dsigmoid="z")
+
+    check_gru_backward(wrong_update_derivative, "reset", case)
+    check_gru_backward(wrong_update_derivative, "candidate", case)
+    message = _message(check_gru_backward, wrong_update_derivative, "update", case)
+    assert "sigmoid derivative of the update gate" in message
+    # dx collects every path: when no catalogued mistake explains it, its message says which
+    # other gradients are wrong too (the evidence), and names no cause.
+    def dx_and_dW_xz_off(*args):
+        grads = gru_backward(*args)
+        return {**grads, "dx": 1.01 * grads["dx"], "dW_xz": 1.01 * grads["dW_xz"]}
+
+    message = _message(check_gru_backward, dx_and_dW_xz_off, "dx", case)
+    assert "match PyTorch's and dW_xz does not" in message
+
+
+def test_a_crash_is_charged_to_the_gradient_of_the_line_that_raised(capsys):
+    case = random_gru_case(seed=11, T=4, B=2, D=3, H=4)
+    right = gru_backward(case.dhs, case.x, case.h0, case.hs, case.params)
+    assert right["dW_xr"].shape == (3, 4)
+
+    def crashes_on_db_r(dhs, x, h0, hs, p):
+        grads = gru_backward(dhs, x, h0, hs, p)
+        B, H = h0.shape
+        db_r = np.zeros(H)
+        db_r += np.ones(B)  # the slip: a sum over the wrong axis, (B,) into (H,)
+        return {**grads, "db_r": db_r}
+
+    message = _message(check_gru_backward, crashes_on_db_r, "reset", case)
+    assert "db_r += np.ones(B)" in message and "shapes (4,), (2,) and (4,)" in message
+    check_gru_backward(crashes_on_db_r, "update", case)  # checked again with B = D = H
+    assert "B = D = H = 4 instead" in capsys.readouterr().out
+
+    def crashes_on_its_state(dhs, x, h0, hs, p):
+        dh_next = np.zeros((h0.shape[1], h0.shape[0]))  # an intermediate every gradient needs
+        dh_next += h0
+        return gru_backward(dhs, x, h0, hs, p)
+
+    # A line that computes no gradient of the dict: every test reports it.
+    assert "dh_next += h0" in _message(check_gru_backward, crashes_on_its_state, "update", case)
+
+
 def test_gradient_check_passes_and_names_float32_and_backward_mistakes(case):
     errors = gradient_check(gru_forward, gru_backward, numerical_gradient, case)
     assert set(errors) == set(GRADIENT_NAMES) and max(errors.values()) < 1e-7
