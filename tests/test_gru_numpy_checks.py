@@ -370,6 +370,7 @@ def test_a_gate_test_is_not_charged_for_another_gates_derivative():
     check_gru_backward(wrong_update_derivative, "candidate", case)
     message = _message(check_gru_backward, wrong_update_derivative, "update", case)
     assert "sigmoid derivative of the update gate" in message
+
     # dx collects every path: when no catalogued mistake explains it, its message says which
     # other gradients are wrong too (the evidence), and names no cause.
     def dx_and_dW_xz_off(*args):
