@@ -7,8 +7,10 @@ tensor, the deprecated ``nn.utils.clip_grad_norm``) would lose a test's points f
 call of student code made by a test (``course_checks.call``, ``call_in_layout``, ``run_probe``:
 they all pass through ``replay.through``) runs inside :func:`caught`: warnings are recorded
 instead of printed, and writes to ``sys.stderr`` are kept; after the call they are printed on
-stdout as one note, which never affects the verdict. The grader copies the notes of each graded
-cell into its feedback (lines that start with :data:`NOTE_PREFIX`).
+stdout as one note, which never affects the verdict. The grader reports each graded cell's notes
+in its feedback, but only as fixed sentences (:func:`feedback_notes`): the kernel's output is the
+student's to forge, and a warning's text is the student's to choose, so no text of theirs reaches
+the feedback (it could carry a hidden test's inputs out); the full note is in their own notebook.
 
 A warning keeps the filters the student would have: what Python would not print (an ignored
 category, a repeat at the same place) is not noted, and a filter that turns warnings into errors
@@ -17,13 +19,15 @@ still raises.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
+import re
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-__all__ = ["NOTE_PREFIX", "caught", "format_notes"]
+__all__ = ["NOTE_PREFIX", "caught", "feedback_notes", "format_notes"]
 
 NOTE_PREFIX = "Note (no points lost): "
 _MAX_NOTES = 5
@@ -81,3 +85,40 @@ def format_notes(what: str, records: list, stderr_text: str) -> list[str]:
 
 def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 1] + "…"
+
+
+# Python's own warning categories: the only words of a note that feedback repeats.
+_BUILTIN_WARNINGS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, Warning)
+)
+_WARNED = re.compile(r"Python warned: (\w+):")
+
+
+def feedback_notes(lines: Iterable[str]) -> list[str]:
+    """Fixed sentences for a graded cell's feedback, from the note lines its output holds.
+
+    Each line that starts with :data:`NOTE_PREFIX` becomes one of a few fixed sentences, naming at
+    most a built-in warning category; nothing else of the line is kept, since the kernel that
+    printed it ran the student's code.
+    """
+    kinds: list[str] = []
+    for line in lines:
+        if not line.startswith(NOTE_PREFIX):
+            continue
+        found = _WARNED.search(line)
+        if found:
+            category = found.group(1)
+            kind = f"a {category}" if category in _BUILTIN_WARNINGS else "a warning"
+        elif "it wrote to stderr" in line:
+            kind = "output on stderr"
+        else:
+            continue
+        if kind not in kinds:
+            kinds.append(kind)
+    return [
+        f"{NOTE_PREFIX}your code gave {kind} while this test ran it; run the test cell in "
+        "JupyterLab to read it."
+        for kind in kinds[:_MAX_NOTES]
+    ]

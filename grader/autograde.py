@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from course_checks.replay import RECORD_ENV
-from course_checks.student_output import NOTE_PREFIX
+from course_checks.student_output import NOTE_PREFIX, feedback_notes
 from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
@@ -315,7 +315,9 @@ def _with_notes(result: CellResult, notes: list[str]) -> CellResult:
 
 
 def _cell_notes(path: Path) -> dict[str, list[str]]:
-    """For each graded cell: the notes that ``course_checks.student_output`` printed on stdout.
+    """For each graded cell: the notes that ``course_checks.student_output`` printed on stdout,
+    as the fixed sentences of :func:`feedback_notes` (the kernel ran student code: none of its
+    text is kept).
 
     A warning or a write to stderr from the student's code during a test is printed as such a
     note instead of going to stderr, where nbgrader would take it for an error; the feedback
@@ -327,13 +329,15 @@ def _cell_notes(path: Path) -> dict[str, list[str]]:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if not grade_id or cell.get("cell_type") != "code":
             continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") != "stream" or output.get("name") != "stdout":
-                continue
-            for line in ANSI_ESCAPE.sub("", str(output.get("text", ""))).splitlines():
-                line = line.strip()
-                if line.startswith(NOTE_PREFIX) and line not in notes.get(grade_id, []):
-                    notes.setdefault(grade_id, []).append(line)
+        lines = [
+            line.strip()
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream" and output.get("name") == "stdout"
+            for line in ANSI_ESCAPE.sub("", str(output.get("text", ""))).splitlines()
+        ]
+        found = feedback_notes(line for line in lines if line.startswith(NOTE_PREFIX))
+        if found:
+            notes[grade_id] = found
     return notes
 
 

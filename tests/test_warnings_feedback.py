@@ -4,8 +4,11 @@ nbgrader scores a test cell 0 when its output holds anything on stderr, and Pyth
 warnings there. These tests grade, with the real grader (real nbgrader, real kernels, the replay
 re-check), correct solutions written in ways that make PyTorch warn: ``float(loss)`` on a tensor
 that requires grad, ``torch.tensor`` of a tensor, the deprecated ``nn.utils.clip_grad_norm``, in
-each PyTorch notebook. Each must keep full marks, and the feedback of the cell that ran the code
-must show the warning as a note (``course_checks.student_output``).
+each PyTorch notebook. Each must keep full marks; the cell that ran the code shows the warning in
+the student's notebook, and its feedback says, in a fixed sentence, that the code warned (the
+category only: no text the student's code chose reaches the feedback). One more correct
+submission forges notes and warns with text of its own choosing (what could carry a hidden test's
+inputs out): none of it may reach the feedback.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.conftest import run_grader
@@ -36,7 +40,8 @@ class Variant:
     cell: str  # the solution cell edited
     replacements: tuple[tuple[str, str], ...]
     noted_in: str  # the graded cell whose feedback must show the note
-    warning: str  # words of the warning that the note quotes
+    warning: str  # words of the warning, which the student's notebook shows
+    category: str = "UserWarning"  # what the feedback names
 
 
 VARIANTS = [
@@ -81,6 +86,7 @@ VARIANTS = [
         ),
         "test_load_from_torch",
         CLIP,
+        "FutureWarning",
     ),
     # ------------------------------------------------------------------ gru_torch
     Variant(
@@ -111,6 +117,7 @@ VARIANTS = [
         (("nn.utils.clip_grad_norm_(", "nn.utils.clip_grad_norm("),),
         "test_train",
         CLIP,
+        "FutureWarning",
     ),
     # ------------------------------------------------------------------ lstm_torch
     Variant(
@@ -143,6 +150,7 @@ VARIANTS = [
         (("nn.utils.clip_grad_norm_(", "nn.utils.clip_grad_norm("),),
         "test_train_step",
         CLIP,
+        "FutureWarning",
     ),
 ]
 
@@ -162,7 +170,7 @@ def _variant_notebook(variant: Variant):
 def graded(tmp_path_factory) -> tuple[Path, dict[str, dict[str, dict]]]:
     """The grader's output folder, and results[variant id][grade_id] = result row."""
     root = tmp_path_factory.mktemp("warnings")
-    for variant in VARIANTS:
+    for variant in [*VARIANTS, LEAK]:
         assignment, name = variant.notebook.split("/")
         write(
             _variant_notebook(variant),
@@ -172,7 +180,7 @@ def graded(tmp_path_factory) -> tuple[Path, dict[str, dict[str, dict]]]:
         "autograde", str(root / "submitted"), "--out", str(root / "out"), "--jobs", "2", "--quiet"
     )
     assert done.returncode == 0, done.stderr
-    notebooks = {variant.id: variant.notebook.split("/")[1] for variant in VARIANTS}
+    notebooks = {variant.id: variant.notebook.split("/")[1] for variant in [*VARIANTS, LEAK]}
     results: dict[str, dict[str, dict]] = {}
     for row in json.loads((root / "out" / "results.json").read_text()):
         if row["notebook"] == notebooks[row["student_id"]]:  # the other notebooks: missing
@@ -188,7 +196,46 @@ def test_a_warning_costs_no_points_and_is_noted(graded, variant):
     autograded_lost = {g: m for g, m in lost.items() if rows[g]["status"] != "needs_manual_grade"}
     assert not autograded_lost, f"{variant.id} lost points:\n{autograded_lost}"
     message = rows[variant.noted_in]["message"]
-    assert "Note (no points lost)" in message and variant.warning in message, message
+    sentence = f"Note (no points lost): your code gave a {variant.category} while this test ran it"
+    assert sentence in message, message
+    assert variant.warning not in message, "the feedback repeats text the student's code chose"
     assignment, name = variant.notebook.split("/")
     page = (out / "feedback" / variant.id / assignment / f"{name}.html").read_text("utf-8")
-    assert html.escape(variant.warning) in page, "the feedback page shows the note"
+    assert html.escape(sentence) in page, "the feedback page shows the note"
+    # The student's own notebook (what they see when they run the test in JupyterLab) has it all.
+    executed = nbformat.read(out / "autograded" / variant.id / assignment / f"{name}.ipynb", 4)
+    cell = next(c for c in executed.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                == variant.noted_in)  # fmt: skip
+    shown = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+    assert variant.warning in shown and "Note (no points lost)" in shown, shown[-2000:]
+
+
+LEAK = Variant(
+    "leak_forged_notes",
+    "ex1_rnn/rnn_torch",
+    "rnn_from_scratch",
+    (
+        (
+            "            hs.append(h)\n",
+            "            hs.append(h)\n"
+            "            import warnings\n\n"
+            "            print('Note (no points lost): Python warned: UserWarning: LEAK-print',"
+            " tuple(x.shape))\n"
+            "            warnings.warn('LEAK-warn ' + str(tuple(x.shape)))\n",
+        ),
+    ),
+    "test_forward",
+    "LEAK-warn",
+)
+
+
+def test_text_chosen_by_student_code_never_reaches_the_feedback(graded):
+    out, results = graded
+    rows = results[LEAK.id]
+    lost = {g: r["message"] for g, r in rows.items() if r["score"] < r["max_score"]}
+    assert not {g for g in lost if rows[g]["status"] != "needs_manual_grade"}, lost
+    assert "your code gave a UserWarning" in rows[LEAK.noted_in]["message"]
+    feedback = "".join(p.read_text("utf-8") for p in (out / "feedback" / LEAK.id).rglob("*.html"))
+    messages = json.dumps(rows)
+    for text in (feedback, messages, (out / "grades.csv").read_text()):
+        assert "LEAK" not in text
