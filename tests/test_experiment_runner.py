@@ -89,6 +89,9 @@ def run_script(tmp_path: Path, steps: int) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group: Ctrl-C reaches it and its workers
+        # A shell's background job (CI) ignores SIGINT, and children inherit that; a terminal
+        # user's does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
