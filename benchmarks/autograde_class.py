@@ -237,6 +237,7 @@ def warm_kernel_times(tmp: Path) -> tuple[float, float] | None:
     from jupyter_client import KernelManager
     from jupyter_client.kernelspec import KernelSpec
 
+    from grader import uids
     from grader.sandbox import Limits
     from grader.warm_kernels import WarmKernels
 
@@ -245,7 +246,8 @@ def warm_kernel_times(tmp: Path) -> tuple[float, float] | None:
     root = tmp / "warm"
     root.mkdir()
     root.chmod(0o711)
-    kernels = WarmKernels(root, 1, Limits(), "1")
+    block = uids.reserve()
+    kernels = WarmKernels(root, [block.uid(0)], Limits(), "1")
     preload = timed(kernels.start)
     zygote = kernels.get(0)
     if zygote is None:
@@ -260,7 +262,7 @@ def warm_kernel_times(tmp: Path) -> tuple[float, float] | None:
             connection_file=str(root / "kernel.json"),
         )
         manager._kernel_spec = KernelSpec(
-            argv=zygote.kernel_argv(), language="python", interrupt_mode="message"
+            argv=zygote.kernel_argv(root / "status"), language="python", interrupt_mode="message"
         )
         manager.start_kernel(cwd=str(folder))
         client = manager.client()
@@ -273,6 +275,7 @@ def warm_kernel_times(tmp: Path) -> tuple[float, float] | None:
         return preload, median_of(round_trip)
     finally:
         kernels.stop()
+        block.release()
 
 
 def run_all(path: Path, workdir: Path) -> float:

@@ -6,7 +6,8 @@ Import in a notebook with ``from course_checks import check_close, call, rel_err
 - ``references``: reference values computed by PyTorch's own modules, in the course's layout;
 - ``wrong_answers``: what known wrong implementations produce, so that feedback can name them;
 - ``rnn_checks``: composite checks of the vanilla-RNN exercise;
-- ``guards``: hidden-test guards against calling the built-in modules;
+- ``guards``: hidden-test guards against torch's built-in recurrent modules and kernels;
+- ``cases``: what test cases share, and ``hidden_seed`` (hidden tests' seeds, per grading run);
 - ``probes``: the part of a test that runs the student's objects and returns data, recorded;
 - ``replay``: the record of the student's answers, replayed by the grader's re-check;
 - ``student_output``: warnings and stderr of student code, turned into notes on stdout.
@@ -16,6 +17,8 @@ from .compare import (
     CheckFailure,
     as_numpy,
     call,
+    call_in_place,
+    changed_arguments,
     check_close,
     check_gradient,
     check_true,
@@ -32,6 +35,8 @@ __all__ = [
     "CheckFailure",
     "as_numpy",
     "call",
+    "call_in_place",
+    "changed_arguments",
     "check_close",
     "check_gradient",
     "check_no_builtin_rnn_modules",

@@ -22,7 +22,9 @@ __all__ = [
     "CheckFailure",
     "as_numpy",
     "call",
+    "call_in_place",
     "call_with_shapes",
+    "changed_arguments",
     "check_block_order",
     "check_close",
     "check_gradient",
@@ -33,6 +35,7 @@ __all__ = [
     "expect_keys",
     "expect_tuple",
     "rel_error",
+    "student_failure",
     "uniform_spread",
     "unpack_hint",
     "worst_entry",
@@ -86,13 +89,33 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     runs the notebook, the call is recorded, and replayed when it re-checks the test (``replay``).
     """
     __tracebackhide__ = True
+    return replay.through(function, args, kwargs, _explaining(function), _callable_name(function))
+
+
+def call_in_place(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """:func:`call` for a function whose contract is to change an argument (and restore it).
+
+    The function gets the arguments themselves, not copies (``numerical_gradient`` probes
+    ``x`` in place, and its ``f`` reads ``x``); :func:`changed_arguments` then names those that
+    differ after the call, in the kernel and, from the record, in the grader's re-check.
+    """
+    __tracebackhide__ = True
     return replay.through(
-        function,
-        args,
-        kwargs,
-        lambda: _explained_call(function, args, kwargs),
-        _callable_name(function),
+        function, args, kwargs, _explaining(function), _callable_name(function), in_place=True
     )
+
+
+def changed_arguments(function: Callable[..., Any]) -> list[str]:
+    """The names of the arguments that the last :func:`call` of ``function`` changed in place."""
+    return [replay.argument_name(function, key) for key in sorted(replay.last_changed(), key=str)]
+
+
+def _explaining(function: Callable[..., Any]) -> Callable[[tuple, Mapping[str, Any]], Any]:
+    def run(args: tuple, kwargs: Mapping[str, Any]) -> Any:
+        __tracebackhide__ = True
+        return _explained_call(function, args, kwargs)
+
+    return run
 
 
 def call_with_shapes(shapes: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -119,19 +142,43 @@ def _explained_call(function: Callable[..., Any], args: tuple, kwargs: Mapping[s
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
-        raise CheckFailure(
-            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
+        raise student_failure(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code.",
+            stub=True,
         ) from None
     except CheckFailure:
         raise
     except Exception as error:
         shapes = ", ".join(_describe_argument(a) for a in args) or "no arguments"
-        raise CheckFailure(
+        raise student_failure(
             f"{name} raised {type(error).__name__}: {error}\n"
             f"  It was called with: {shapes}.\n"
             + where_raised(error, function)
-            + f"  {_hint_for_exception(error)}"
+            + f"  {_hint_for_exception(error)}",
+            error=error,
+            function=function,
         ) from None
+
+
+def student_failure(
+    message: str, *, error: BaseException | None = None, function: Any = None, stub: bool = False
+) -> CheckFailure:
+    """A :class:`CheckFailure` for an error of student code, with the parts a re-check may show.
+
+    The grader's re-check never shows the kernel's text (``replay.replayed_message``): it
+    names the exception's class if it is a built-in one, and quotes the line that raised if
+    that line is one of the student's own. Those two parts travel as attributes.
+    """
+    failure = CheckFailure(message)
+    failure.student_exception = type(error).__name__ if error is not None else ""  # type: ignore[attr-defined]
+    failure.student_line = _raising_line(error, function) if error is not None else ""  # type: ignore[attr-defined]
+    failure.stub = stub  # type: ignore[attr-defined]
+    return failure
+
+
+def _raising_line(error: BaseException, function: Any) -> str:
+    found = _RAISED_LINE.search(where_raised(error, function))
+    return found.group("source").strip() if found else ""
 
 
 def where_raised(error: BaseException, function: Any) -> str:

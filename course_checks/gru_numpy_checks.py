@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from . import student_output
-from .cases import SequenceCase
+from .cases import SequenceCase, drawn
 from .compare import (
     CheckFailure,
     call_with_shapes,
+    changed_arguments,
     check_block_order,
     check_close,
     check_gradient,
@@ -46,6 +47,7 @@ from .gru_wrong_answers import (
     split_mistakes,
     split_order_readings,
 )
+from .references import numerical_gradient
 from .rnn_checks import backward_on_own_terms, others_note
 
 __all__ = [
@@ -168,7 +170,7 @@ def check_sigmoid(sigmoid: Callable[[np.ndarray], np.ndarray], seed: int, shape:
         before = a.copy()
         got = _call(_raising_overflow(sigmoid), a)
         check_true(
-            np.array_equal(a, before, equal_nan=True),
+            not changed_arguments(sigmoid),
             "sigmoid changed its input a in place: compute the result in a new array.",
         )
         check_close(
@@ -317,9 +319,19 @@ def check_gru_cell(gru_cell_forward: Callable[..., Any], seed: int, B: int, D: i
         )
 
 
-def check_gru_forward(gru_forward: Callable[..., Any], case: GRUCase) -> None:
+def check_gru_forward(
+    gru_forward: Callable[..., Any],
+    case: GRUCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Check all states ``hs (T, B, H)`` of ``gru_forward(x, h0, params)`` against torch.nn.GRU."""
     __tracebackhide__ = True
+    case = drawn(case, random_gru_case, seed, (T, B, D, H))
     hs = _call(gru_forward, case.x.copy(), case.h0.copy(), _copy(case.params))
     check_close(
         f"hs from gru_forward ({case.describe()})",
@@ -345,7 +357,7 @@ def check_split_torch_weights(
     result = _call(split_torch_weights, *stacked)
     params = expect_keys(result, GRU_PARAMETER_NAMES, "split_torch_weights")
     check_true(
-        all(np.array_equal(a, b) for a, b in zip(stacked, before, strict=True)),
+        not changed_arguments(split_torch_weights),
         "split_torch_weights changed the arrays it was given: read them, do not write into them.",
     )
     expected = gru_params_from_torch(gru)
@@ -385,7 +397,17 @@ def isolated_case(case: GRUCase, group: str) -> tuple[GRUCase, str]:
     return isolated, f"{case.describe()}, {' = '.join(zeroed)} = 0"
 
 
-def check_gru_backward(gru_backward: Callable[..., Any], group: str, case: GRUCase) -> None:
+def check_gru_backward(
+    gru_backward: Callable[..., Any],
+    group: str,
+    case: GRUCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Check one group of gradients of ``gru_backward`` (see :data:`GRADIENT_GROUPS`).
 
     ``gru_backward(dhs, x, h0, hs, params)`` gets torch's states ``hs``, so a wrong forward pass
@@ -395,6 +417,7 @@ def check_gru_backward(gru_backward: Callable[..., Any], group: str, case: GRUCa
     (``rnn_checks.backward_on_own_terms``), so that one mistake costs one test.
     """
     __tracebackhide__ = True
+    case = drawn(case, random_gru_case, seed, (T, B, D, H))
     case, sizes = isolated_case(case, group)
     own, rows = GRADIENT_GROUPS[group], case.x.shape[1]
     result, case = backward_on_own_terms(
@@ -507,57 +530,37 @@ def _upstream_note(gru_backward: Callable[..., Any], case: GRUCase) -> str:
 def gradient_check(
     gru_forward: Callable[..., Any],
     gru_backward: Callable[..., Any],
-    numerical_gradient: Callable[..., Any],
-    case: GRUCase,
+    case: GRUCase | None = None,
     threshold: float = 1e-7,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
 ) -> dict[str, float]:
-    """Check the student's ``gru_backward`` against finite differences of their ``gru_forward``.
+    """Check the student's ``gru_backward`` against the course's finite differences.
 
-    The loss is ``L = sum(dhs ⊙ gru_forward(x, h0, params))``; every gradient (``dx``, ``dh0`` and
-    one per parameter) must agree with ``numerical_gradient`` to a relative error below
-    ``threshold``. The forward pass is checked first (values and float64); a forward pass that is
-    right to 1e-6 but rounds through float32 is named when the check then fails.
+    The loss is ``L = sum(dhs ⊙ hs)``. The student's ``gru_forward`` is checked first (values,
+    and float64 to the last digits: ``gru_backward`` gets its states); then every gradient
+    (``dx``, ``dh0`` and one per parameter) must agree with the centered differences of L that
+    the course computes on torch.nn.GRU (``references.numerical_gradient``; never a function of
+    the notebook's, which a student may redefine) to a relative error below ``threshold``.
 
     Returns:
         The relative error of every gradient, by name (``"dx"``, ``"dW_xr"``, …).
     """
     __tracebackhide__ = True
+    case = drawn(case, random_gru_case, seed, (T, B, D, H))
     inputs = {"x": case.x.copy(), "h0": case.h0.copy(), **_copy(case.params)}
     params = {name: inputs[name] for name in GRU_PARAMETER_NAMES}  # the same arrays
 
-    def loss(_: np.ndarray) -> float:  # numerical_gradient changes one entry of inputs at a time
-        return float(np.sum(case.dhs * gru_forward(inputs["x"], inputs["h0"], params)))
+    def torch_loss(_: np.ndarray) -> float:  # one entry of inputs changes at a time
+        return float(np.sum(case.dhs * torch_gru_forward(inputs["x"], inputs["h0"], params)))
 
-    hs = _call(gru_forward, inputs["x"], inputs["h0"], params)
-    check_close(
-        f"hs from gru_forward, the function the gradient check differentiates ({case.describe()})",
-        hs,
-        case.hs,
-        kind="numpy",
-        mistakes=forward_mistakes(case.x, case.h0, case.params),
-    )
-    rounding = float(np.max(np.abs(np.asarray(hs, dtype=np.float64) - case.hs)))
-    float32_note = (
-        f"\n  Your gru_forward differs from torch.nn.GRU by {rounding:.1e}, where float64 code "
-        f"agrees to about 1e-15: it rounds through float32 somewhere (.astype(np.float32), "
-        f"dtype=np.float32). float32 keeps about 7 significant digits, and the centered "
-        f"difference (L(p + eps) - L(p - eps)) / (2 * eps) with eps = 1e-5 divides that rounding "
-        f"error by 2e-5: the numerical gradient is noise. Keep the whole computation in float64."
-        if rounding > 1e-11
-        else ""
-    )
-    result = _call(
-        gru_backward,
-        case.dhs.copy(),
-        case.x.copy(),
-        case.h0.copy(),
-        np.array(hs),
-        _copy(case.params),
-    )
-    grads = expect_keys(result, GRADIENT_NAMES, "gru_backward")
-    # check_gradient can only tell a mistake from the numerical gradient, which is noisy when the
-    # forward pass is: drop the mistakes that give the right gradient on this case (by the
-    # course's relative error, as check_gradient compares).
+    numerics = {"d" + name: numerical_gradient(torch_loss, array) for name, array in inputs.items()}
+    # check_gradient can only tell a mistake from the numerical gradient: drop the mistakes that
+    # give the right gradient on this case (by the course's relative error, as it compares).
     right = torch_gru_gradients(case.x, case.h0, case.params, case.dhs)
     wrong = {
         key: {
@@ -569,24 +572,32 @@ def gradient_check(
             case.dhs, case.x, case.h0, case.hs, case.params
         ).items()
     }
+    hs = _call(gru_forward, case.x, case.h0, case.params)
+    check_close(
+        f"hs from gru_forward, the function the gradient check differentiates ({case.describe()})",
+        hs,
+        case.hs,
+        kind="numpy",
+        mistakes=forward_mistakes(case.x, case.h0, case.params),
+    )
+    rounding = float(np.max(np.abs(np.asarray(hs, dtype=np.float64) - case.hs)))
+    check_true(
+        not rounding > 1e-11,
+        f"Your gru_forward differs from torch.nn.GRU by {rounding:.1e}, where float64 code "
+        f"agrees to about 1e-15: it rounds through float32 somewhere (.astype(np.float32), "
+        f"dtype=np.float32). float32 keeps about 7 significant digits, and a gradient check, "
+        f"whose centered differences (L(p + eps) - L(p - eps)) / (2 * eps) with eps = 1e-5 "
+        f"divide that rounding error by 2e-5, needs every digit. Keep the whole computation in "
+        f"float64.",
+    )
+    result = _call(gru_backward, case.dhs, case.x, case.h0, np.array(hs), case.params)
+    grads = expect_keys(result, GRADIENT_NAMES, "gru_backward")
     errors = {}
-    for name, array in inputs.items():
-        before = array.copy()
-        numeric = _call(numerical_gradient, loss, array)
-        check_true(
-            np.array_equal(array, before),
-            f"numerical_gradient changed {name}: run the cell that defines it again.",
-        )
-        if float32_note and not rel_error(grads["d" + name], numeric) < threshold:
-            raise CheckFailure(
-                f"Gradient check for d{name} failed: relative error "
-                f"{rel_error(grads['d' + name], numeric):.2e} between your analytic gradient and "
-                f"your numerical gradient (it must be below {threshold:g})." + float32_note
-            )
+    for name in inputs:
         errors["d" + name] = check_gradient(
             "d" + name,
             grads["d" + name],
-            numeric,
+            numerics["d" + name],
             threshold=threshold,
             analytic_mistakes=wrong["d" + name],
         )

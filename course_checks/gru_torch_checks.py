@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from . import replay
-from .cases import SequenceCase
+from .cases import SequenceCase, drawn
 from .compare import (
     _SIGNATURE_HINT,  # the same advice in every exercise
     CheckFailure,
@@ -47,10 +47,11 @@ from .compare import (
     check_true,
     check_uniform_spread,
     expect_tuple,
+    student_failure,
     unpack_hint,
     where_raised,
 )
-from .guards import block_torch_ops, builtin_recurrent_classes, forbid_calls
+from .guards import block_torch_ops, builtin_recurrent_classes, no_builtin_recurrent
 from .probes import (
     attempt,
     backward,
@@ -100,7 +101,7 @@ __all__ = [
 
 # Every public route to PyTorch's GRU in torch 2.13: the modules (float and dynamically quantized)
 # and the functions behind them. ``torch._C._VariableFunctions.gru*`` is read-only, so it is not
-# patched; the torch function mode of ``forbid_calls`` and ``_block_gru_ops`` catch it by name.
+# patched; ``guards.block_recurrent_kernels`` blocks it at the dispatcher.
 GRU_BUILTINS = (
     "torch.nn.GRU.forward",
     "torch.nn.GRUCell.forward",
@@ -131,7 +132,7 @@ NO_BUILTIN_GRU_REASON = (
 @contextlib.contextmanager
 def no_builtin_gru() -> Iterator[None]:
     """Within the block, any route to PyTorch's GRU raises :class:`CheckFailure` (hidden tests)."""
-    with forbid_calls(GRU_BUILTINS, NO_BUILTIN_GRU_REASON), _block_gru_ops():
+    with no_builtin_recurrent(GRU_BUILTINS, NO_BUILTIN_GRU_REASON), _block_gru_ops():
         yield
 
 
@@ -188,7 +189,7 @@ def call_in_layout(
         function,
         args,
         kwargs,
-        lambda: _explained_call(function, args, kwargs, hint, layout),
+        lambda a, k: _explained_call(function, a, k, hint, layout),
         _callable_name(function),
     )
 
@@ -205,20 +206,23 @@ def _explained_call(
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
-        raise CheckFailure(
-            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
+        raise student_failure(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` with your code.",
+            stub=True,
         ) from None
     except CheckFailure:
         raise
     except Exception as error:
         shapes = ", ".join(_describe(a) for a in (*args, *kwargs.values())) or "no arguments"
         hints = [h for h in (hint, _hint_for(error, layout)) if h]
-        raise CheckFailure(
+        raise student_failure(
             f"{name} raised {type(error).__name__}: {error}\n"
             f"  It was called with: {shapes}.\n"
             + where_raised(error, function)
             + "  "
-            + "\n  ".join(hints)
+            + "\n  ".join(hints),
+            error=error,
+            function=function,
         ) from None
 
 
@@ -1072,13 +1076,23 @@ def _probe_gru_gradients(module_class: Callable[..., Any], case: GRUCase) -> dic
     return {"output": output, "h_n": h_n, "backward": gradients}
 
 
-def check_gru_gradients(module_class: Callable[..., Any], case: GRUCase) -> None:
+def check_gru_gradients(
+    module_class: Callable[..., Any],
+    case: GRUCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Autograd through the module equals autograd through ``torch.nn.GRU`` (same weights).
 
     The loss is ``L = sum(g_out ⊙ output) + sum(g_n ⊙ h_n[0])``; gradients w.r.t. the four
     parameters, the input ``x`` and ``h0`` are compared.
     """
     __tracebackhide__ = True
+    case = drawn(case, random_gru_case, seed, (T, B, D, H))
     result = run_probe(_probe_gru_gradients, module_class, case)
     output, h_n = result["output"], result["h_n"]
     check_gru_outputs("GRUFromScratch", output, h_n, case.x, case.h0, case.params)

@@ -11,11 +11,15 @@ from .compare import CheckFailure
 
 __all__ = [
     "NO_BUILTIN_RNN_REASON",
+    "RECURRENT_DECOMPOSITIONS",
+    "RECURRENT_OPERATORS",
     "RNN_BUILTINS",
+    "block_recurrent_kernels",
     "block_torch_ops",
     "builtin_recurrent_classes",
     "check_no_builtin_rnn_modules",
     "forbid_calls",
+    "no_builtin_recurrent",
     "no_builtin_rnn",
 ]
 
@@ -41,8 +45,204 @@ NO_BUILTIN_RNN_REASON = (
 
 
 def no_builtin_rnn() -> contextlib.AbstractContextManager[None]:
-    """``forbid_calls(RNN_BUILTINS, NO_BUILTIN_RNN_REASON)``: the hidden tests' guard."""
-    return forbid_calls(RNN_BUILTINS, NO_BUILTIN_RNN_REASON)
+    """The hidden tests' guard of the vanilla-RNN exercise (:func:`no_builtin_recurrent`)."""
+    return no_builtin_recurrent(RNN_BUILTINS, NO_BUILTIN_RNN_REASON)
+
+
+# Every operator of torch's built-in recurrent kernels, by its ``aten`` name: the fused layers and
+# cells (float, quantized) and the backends' kernels behind them. Blocked at the dispatcher, so
+# that no Python-level name reaches them (``torch._C._VariableFunctions`` inside
+# ``torch._C.DisableTorchFunction()``, ``torch.ops.aten.<op>.<overload>``, ``torch._VF``).
+RECURRENT_OPERATORS = (
+    "rnn_tanh",
+    "rnn_tanh_cell",
+    "rnn_relu",
+    "rnn_relu_cell",
+    "gru",
+    "gru_cell",
+    "lstm",
+    "lstm_cell",
+    "_thnn_fused_gru_cell",
+    "_thnn_fused_lstm_cell",
+    "quantized_gru",
+    "quantized_gru_cell",
+    "quantized_lstm",
+    "quantized_lstm_cell",
+    "quantized_rnn_tanh_cell",
+    "quantized_rnn_relu_cell",
+    "mkldnn_rnn_layer",
+    "_cudnn_rnn",
+    "miopen_rnn",
+    "_lstm_mps",
+)
+
+# The dispatch keys at which an operator's own kernels can sit. A raising kernel is registered at
+# each of them that holds one: CompositeImplicitAutograd for the composite operators (it fills
+# every backend's slot, so it also wins under inference_mode), and Autograd and the backends for
+# the kernels written per device.
+_DISPATCH_KEYS = (
+    "CompositeImplicitAutograd",
+    "CompositeExplicitAutograd",
+    "Autograd",
+    "CPU",
+    "CUDA",
+    "MPS",
+    "QuantizedCPU",
+    "Meta",
+)
+
+# torch's Python decompositions of the recurrent operators (torch._decomp.decompositions): plain
+# torch code a student could call directly, and what the Python dispatcher (enabled by
+# torch.compile, or by hand) runs for these operators instead of their kernels.
+RECURRENT_DECOMPOSITIONS = (
+    "rnn_tanh_input",
+    "rnn_relu_input",
+    "rnn_tanh_data",
+    "rnn_relu_data",
+    "gru_impl",
+    "gru_impl_data",
+    "lstm_impl",
+    "lstm_data_impl",
+    "one_layer_rnn",
+    "one_layer_rnn_data",
+    "one_layer_lstm",
+    "one_layer_lstm_data",
+    "mkldnn_one_layer_lstm",
+    "rnn_cell",
+    "rnn_cell_data",
+    "gru_cell",
+    "gru_cell_data",
+    "lstm_cell",
+    "_rnn_helper",
+)
+
+_guard_state: dict[str, Any] = {"reason": None, "called": None}
+
+
+def no_builtin_recurrent(
+    targets: tuple[str, ...], reason: str
+) -> contextlib.AbstractContextManager[None]:
+    """The hidden tests' guard, shared by every exercise: no built-in recurrent code may run.
+
+    Two layers. :func:`forbid_calls` replaces the Python-level ``targets``
+    (``torch.nn.GRU.forward``, ``torch.gru_cell``), so that the message names what the student
+    wrote; and
+    :func:`block_recurrent_kernels` blocks every recurrent operator at torch's dispatcher, which
+    every route reaches whatever name it was called by.
+    """
+    stack = contextlib.ExitStack()
+    stack.enter_context(block_recurrent_kernels(reason))
+    stack.enter_context(forbid_calls(targets, reason))
+    return stack
+
+
+@contextlib.contextmanager
+def block_recurrent_kernels(reason: str) -> Iterator[None]:
+    """Within the block, every operator of :data:`RECURRENT_OPERATORS` raises :class:`CheckFailure`.
+
+    A ``torch.library.Library("aten", "IMPL")`` registers a raising kernel for each overload at
+    each dispatch key where it has a kernel; ``_destroy()`` afterwards restores torch's own.
+    Nothing at the Python level (``torch._C.DisableTorchFunction``, ``torch._C._VariableFunctions``,
+    ``torch.ops.aten``) goes around the dispatcher. torch's Python decompositions of the same
+    operators (:data:`RECURRENT_DECOMPOSITIONS`) get a raising body for the block too. torch warns
+    once when a kernel is overridden: the warning is caught here, so that it never reaches the
+    student's stderr. And since student code may catch the failure and carry on, the block also
+    fails at its end when a blocked kernel was called inside it. Costs about 2 ms per block.
+    Nested blocks keep the outermost one's kernels.
+    """
+    __tracebackhide__ = True
+    if _guard_state["reason"] is not None:  # already inside a block
+        yield
+        return
+    import warnings
+
+    import torch
+
+    _guard_state.update(reason=reason, called=None)
+    library = None
+    swapped: list[tuple[Any, Any]] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Overriding a previously registered kernel"
+            library = torch.library.Library("aten", "IMPL")
+            for name in RECURRENT_OPERATORS:
+                packet = getattr(torch.ops.aten, name, None)
+                if packet is None:
+                    continue
+                for overload in packet.overloads():
+                    qualified = name if overload == "default" else f"{name}.{overload}"
+                    for key in _DISPATCH_KEYS:
+                        if _has_kernel(f"aten::{qualified}", key):
+                            library.impl(qualified, _raising_kernel(qualified), key)
+        swapped = _swap_decompositions()
+        yield
+    finally:
+        for function, code in reversed(swapped):
+            function.__code__ = code
+        if library is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                library._destroy()
+        called = _guard_state["called"]
+        _guard_state.update(reason=None, called=None)
+    if called is not None:  # the student's code caught the failure and went on
+        raise CheckFailure(called)
+
+
+def _has_kernel(operator: str, key: str) -> bool:
+    import torch
+
+    return bool(torch._C._dispatch_has_kernel_for_dispatch_key(operator, key))
+
+
+def _blocked_message(operator: str, reason: str | None) -> str:
+    return f"Your code called torch's built-in recurrent kernel aten::{operator}. {reason or ''}"
+
+
+def _blocked(operator: str) -> CheckFailure:
+    """The failure a blocked operator raises, noted so that the guard fails even if it is caught."""
+    return _noted(_blocked_message(operator, _guard_state["reason"]))
+
+
+def _noted(message: str) -> CheckFailure:
+    """``CheckFailure(message)``, remembered by the active guard (the first one counts)."""
+    if _guard_state["reason"] is not None and _guard_state["called"] is None:
+        _guard_state["called"] = message
+    return CheckFailure(message)
+
+
+def _raising_kernel(operator: str):
+    def kernel(*args: Any, **kwargs: Any) -> Any:
+        raise _blocked(operator)
+
+    return kernel
+
+
+def _decomposition_blocker(*args: Any, **kwargs: Any) -> Any:
+    # Runs as the body of a torch decomposition (in that function's globals): import by name.
+    import sys
+
+    from course_checks import guards
+
+    raise guards._blocked(sys._getframe().f_code.co_name)
+
+
+def _swap_decompositions() -> list[tuple[Any, Any]]:
+    """Give each of torch's recurrent decompositions a raising body; ``(function, old code)``."""
+    try:
+        import torch._decomp.decompositions as decompositions
+    except ImportError:
+        return []
+    swapped = []
+    blocker = _decomposition_blocker.__code__
+    for name in RECURRENT_DECOMPOSITIONS:
+        function = getattr(decompositions, name, None)
+        code = getattr(function, "__code__", None)
+        if code is None or function.__closure__ is not None:
+            continue
+        function.__code__ = blocker.replace(co_name=name, co_qualname=name)
+        swapped.append((function, code))
+    return swapped
 
 
 @contextlib.contextmanager
@@ -65,7 +265,7 @@ def forbid_calls(targets: tuple[str, ...], reason: str) -> Iterator[None]:
 
     def make_blocker(path: str):
         def blocker(*args, **kwargs):
-            raise CheckFailure(f"Your code called {path}. {reason}")
+            raise _noted(f"Your code called {path}. {reason}")
 
         return blocker
 
@@ -121,7 +321,7 @@ def block_torch_ops(names: frozenset[str], reason: str) -> Iterator[None]:
         def __torch_function__(self, func, types, args=(), kwargs=None):
             name = str(getattr(func, "__name__", ""))
             if name.split(".")[0] in names:
-                raise CheckFailure(f"Your code called torch's {name}. {reason}")
+                raise _noted(f"Your code called torch's {name}. {reason}")
             return func(*args, **(kwargs or {}))
 
     with _Blocker():
@@ -154,7 +354,7 @@ def _block_torch_functions(names: dict[str, str], reason: str) -> Iterator[None]
             # aten overloads are named "gru_cell.default", "rnn_tanh.input": match the base name.
             path = names.get(getattr(func, "__name__", "").split(".")[0])
             if path is not None:
-                raise CheckFailure(f"Your code called {path}. {reason}")
+                raise _noted(f"Your code called {path}. {reason}")
             return func(*args, **(kwargs or {}))
 
     with _Blocker():

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .cases import SequenceCase
+from .cases import SequenceCase, drawn
 from .compare import (
     call_with_shapes,
+    changed_arguments,
     check_block_order,
     check_close,
     check_true,
@@ -209,9 +210,19 @@ def check_lstm_cell(
 # ------------------------------------------------------------------------------ forward pass
 
 
-def check_lstm_forward(lstm_forward: Callable[..., Any], case: LSTMCase) -> None:
+def check_lstm_forward(
+    lstm_forward: Callable[..., Any],
+    case: LSTMCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Check ``lstm_forward(x, h0, c0, params) -> (hs, (h_T, c_T))`` against ``torch.nn.LSTM``."""
     __tracebackhide__ = True
+    case = drawn(case, random_lstm_case, seed, (T, B, D, H))
     result = _call(lstm_forward, case.x.copy(), case.h0.copy(), case.c0.copy(), _copy(case.params))
     _check_run(result, case.x, case.h0, case.c0, case.params, "lstm_forward", case.describe())
 
@@ -283,7 +294,7 @@ def check_split_torch_weights(
     result = _call(split_torch_weights, *stacked)
     params = expect_keys(result, LSTM_PARAMETER_NAMES, "split_torch_weights")
     check_true(
-        all(np.array_equal(a, b) for a, b in zip(stacked, before, strict=True)),
+        not changed_arguments(split_torch_weights),
         "split_torch_weights changed the arrays it was given: read them, do not write into them.",
     )
     expected = lstm_params_from_torch(lstm)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cases import SequenceCase
+from .cases import SequenceCase, drawn
 from .compare import (
     CheckFailure,
     check_close,
@@ -41,7 +41,7 @@ from .compare import (
     expect_tuple,
 )
 from .gru_torch_checks import TorchLayout, call_in_layout, reference_adding_problem
-from .guards import block_torch_ops, builtin_recurrent_classes, forbid_calls
+from .guards import block_torch_ops, builtin_recurrent_classes, no_builtin_recurrent
 from .lstm_references import STACKED_NAMES, torch_lstm, torch_lstm_cell, torch_lstm_step
 from .lstm_wrong_answers import forward_mistakes, step_mistakes
 from .probes import (
@@ -114,7 +114,7 @@ NO_BUILTIN_LSTM_REASON = (
 def no_builtin_lstm() -> Iterator[None]:
     """Within the block, any route to PyTorch's LSTM raises :class:`CheckFailure` (hidden tests)."""
     with (
-        forbid_calls(LSTM_BUILTINS, NO_BUILTIN_LSTM_REASON),
+        no_builtin_recurrent(LSTM_BUILTINS, NO_BUILTIN_LSTM_REASON),
         block_torch_ops(LSTM_FUNCTION_NAMES, NO_BUILTIN_LSTM_REASON),
     ):
         yield
@@ -598,13 +598,23 @@ def _probe_lstm_gradients(module_class: Callable[..., Any], case: LSTMCase) -> d
     return {"result": result, "backward": backward(loss, tensors)}
 
 
-def check_lstm_gradients(module_class: Callable[..., Any], case: LSTMCase) -> None:
+def check_lstm_gradients(
+    module_class: Callable[..., Any],
+    case: LSTMCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Autograd through the layer equals autograd through ``torch.nn.LSTM`` (same weights).
 
     The loss is ``sum(g_out ⊙ output) + sum(g_h ⊙ h_n[0]) + sum(g_c ⊙ c_n[0])``; the gradients
     with respect to the four parameters, ``x``, ``h0`` and ``c0`` are compared.
     """
     __tracebackhide__ = True
+    case = drawn(case, random_lstm_case, seed, (T, B, D, H))
     probed = run_probe(_probe_lstm_gradients, module_class, case)
     _check_outputs(f"LSTMFromScratch ({case.describe()})", probed["result"], case, case.h0, case.c0)
     grads = recorded_gradients(

@@ -50,7 +50,7 @@ def run_probe(probe: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """
     __tracebackhide__ = True
     what = _student_name(args[0]) if args else None
-    return replay.through(probe, args, kwargs, lambda: probe(*args, **kwargs), what)
+    return replay.through(probe, args, kwargs, lambda a, k: probe(*a, **k), what)
 
 
 def _student_name(value: Any) -> str | None:
@@ -73,8 +73,18 @@ def outcome(step: Mapping[str, Any]) -> Any:
     """The value of an :func:`attempt`, or its failure raised again."""
     __tracebackhide__ = True
     if "failure" in step:
-        raise CheckFailure(str(step["failure"]))
+        raise CheckFailure(_kernel_text(step["failure"]))
     return step["value"]
+
+
+def _kernel_text(text: Any) -> str:
+    """A message the probe wrote in the kernel; in the grader's re-check, not quoted."""
+    if replay.mode() == "replay":
+        kept = replay.vouched_lines(text)
+        return kept or (
+            "The test failed on your code when it ran in your notebook (see its output there)."
+        )
+    return str(text)
 
 
 def backward(loss: Callable[[], Any], tensors: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,7 +109,9 @@ def recorded_gradients(result: Mapping[str, Any], no_grad_message: str) -> Mappi
     """The gradients a :func:`backward` collected; fails when there are none to compare."""
     __tracebackhide__ = True
     if "error" in result:
-        raise CheckFailure(f"Backpropagating through your code raised {result['error']}")
+        raise CheckFailure(
+            f"Backpropagating through your code raised {_kernel_text(result['error'])}"
+        )
     check_true(result.get("requires_grad") is True, no_grad_message)
     return result["grads"]
 

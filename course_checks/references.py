@@ -7,7 +7,7 @@ shape ``(D, H)``; PyTorch stores the transpose, ``weight_ih_l0`` of shape ``(H, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 
 __all__ = [
     "RNNCase",
+    "numerical_gradient",
     "numpy_weights_from_torch",
     "random_rnn_case",
     "torch_clip_grad_norm",
@@ -166,6 +167,26 @@ class RNNCase:
     def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(W_x, W_h, b)``, in the order the exercises' functions take them."""
         return self.W_x, self.W_h, self.b
+
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-5
+) -> np.ndarray:
+    """The instructor's centered differences of ``f`` at ``x`` (float64; ``x`` restored).
+
+    A gradient check compares a student's backward pass with these, never with the student's own
+    finite differences: two answers of the student's that agree (both zero) prove nothing.
+    """
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + eps
+        f_plus = f(x)
+        x[index] = old - eps
+        f_minus = f(x)
+        x[index] = old
+        grad[index] = (f_plus - f_minus) / (2 * eps)
+    return grad
 
 
 def random_rnn_case(seed: int, T: int, B: int, D: int, H: int, scale: float = 0.5) -> RNNCase:

@@ -20,6 +20,8 @@ from .compare import (
     CheckFailure,
     as_numpy,
     call,
+    call_in_place,
+    changed_arguments,
     check_close,
     check_gradient,
     check_true,
@@ -32,8 +34,11 @@ from .guards import check_no_builtin_rnn_modules, no_builtin_rnn
 from .probes import attempt, backward, outcome, parameter_facts, recorded_gradients, run_probe
 from .references import (
     RNNCase,
+    numerical_gradient,
     numpy_weights_from_torch,
     random_rnn_case,
+    torch_clip_grad_norm,
+    torch_hidden_gradient_norms,
     torch_rnn_cell_forward,
     torch_rnn_forward,
     torch_rnn_gradients,
@@ -41,8 +46,10 @@ from .references import (
 from .wrong_answers import (
     backward_mistakes,
     cell_mistakes,
+    clip_mistakes,
     finite_difference_mistakes,
     forward_mistakes,
+    gradient_norm_mistakes,
     load_mistakes,
     unrolled_gradient_mistakes,
 )
@@ -50,10 +57,15 @@ from .wrong_answers import (
 __all__ = [
     "GRADIENT_NAMES",
     "backward_on_own_terms",
+    "check_clip_grad_norm",
+    "check_hidden_gradient_norms",
     "check_loaded_weights",
     "check_module_gradients",
+    "check_numerical_gradient",
     "check_rnn_backward",
+    "check_rnn_cell",
     "check_rnn_device",
+    "check_rnn_forward",
     "check_rnn_h0_default",
     "check_rnn_load_from_torch",
     "check_rnn_module",
@@ -79,8 +91,176 @@ def _describe(case: RNNCase) -> str:
     return f"{steps}, B={B}, D={D}, H={H}"
 
 
-def check_rnn_backward(rnn_backward: Callable[..., Any], quantity: str, case: RNNCase) -> None:
+def rnn_case(
+    case: RNNCase | None = None,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> RNNCase:
+    """``case``, or the :func:`~course_checks.references.random_rnn_case` of ``seed`` and sizes.
+
+    Test cells pass a seed and sizes, so that the case, which holds torch's states, is made here
+    and never reaches the notebook's namespace.
+    """
+    if case is not None:
+        return case
+    if None in (seed, T, B, D, H):
+        raise TypeError("pass a case, or seed= and the sizes T=, B=, D=, H=")
+    return random_rnn_case(seed, T, B, D, H)  # type: ignore[arg-type]
+
+
+def check_rnn_cell(rnn_cell_forward: Callable[..., Any], seed: int, B: int, D: int, H: int) -> None:
+    """Check ``rnn_cell_forward(x_t, h_prev, W_x, W_h, b)`` against ``torch.nn.RNNCell``.
+
+    Three cases: ``h_prev = 0`` (only the input term), ``x_t = 0`` (only the recurrent term)
+    and both, so that a failure points at one term. Values drawn from ``seed``; use D != H, so
+    that a transposed weight shows.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    x_t = rng.normal(size=(B, D))
+    h_prev = rng.normal(size=(B, H))
+    W_x = rng.normal(scale=0.5, size=(D, H))
+    W_h = rng.normal(scale=0.5, size=(H, H))
+    b = rng.normal(scale=0.5, size=H)
+    cases = [
+        ("h_prev = 0: only the input term x_t @ W_x + b", x_t, np.zeros((B, H))),
+        ("x_t = 0: only the recurrent term h_prev @ W_h + b", np.zeros((B, D)), h_prev),
+        ("both terms", x_t, h_prev),
+    ]
+    for label, x_case, h_case in cases:
+        expected = torch_rnn_cell_forward(x_case, h_case, W_x, W_h, b)
+        mistakes = cell_mistakes(x_case, h_case, W_x, W_h, b)
+        h_t = call(rnn_cell_forward, x_case, h_case, W_x, W_h, b)
+        check_close(
+            f"h_t from rnn_cell_forward ({label})", h_t, expected, kind="numpy", mistakes=mistakes
+        )
+
+
+def check_rnn_forward(
+    rnn_forward: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> None:
+    """Check ``rnn_forward(x, h0, W_x, W_h, b)``: every state against ``torch.nn.RNN``'s."""
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    mistakes = forward_mistakes(case.x, case.h0, *case.weights)
+    hs = call(rnn_forward, case.x, case.h0, *case.weights)
+    check_close(
+        f"hs from rnn_forward (T={T}, B={B}, D={D}, H={H})",
+        hs,
+        case.hs,
+        kind="numpy",
+        mistakes=mistakes,
+    )
+
+
+def check_numerical_gradient(
+    numerical_gradient: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> None:
+    """Check ``numerical_gradient(f, x)`` on the RNN loss ``L = sum(dhs ⊙ hs)`` of torch.nn.RNN.
+
+    The loss does not depend on the student's rnn_forward, and the expected gradients come from
+    torch autograd; for b, W_x and x (1-D, 2-D and 3-D arrays). ``f`` reads the arrays, which
+    ``numerical_gradient`` changes in place and must restore: that is checked too.
+    """
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    x, h0, W_x, W_h, b = case.x.copy(), case.h0, case.W_x.copy(), case.W_h, case.b.copy()
+    expected = torch_rnn_gradients(x, h0, W_x, W_h, b, case.dhs)
+
+    def loss(_: np.ndarray) -> float:  # reads the arrays, which numerical_gradient changes
+        return float(np.sum(case.dhs * torch_rnn_forward(x, h0, W_x, W_h, b)))
+
+    for name, array in [("b", b), ("W_x", W_x), ("x", x)]:  # 1-D, 2-D and 3-D arrays
+        mistakes = finite_difference_mistakes(loss, array)
+        numeric = call_in_place(numerical_gradient, loss, array)
+        check_true(
+            not changed_arguments(numerical_gradient),
+            f"numerical_gradient changed its input {name}: restore each entry to its old "
+            f"value after probing it.",
+        )
+        check_close(
+            f"numerical_gradient of L with respect to {name}",
+            numeric,
+            expected["d" + name],
+            atol=1e-8,
+            kind="numpy",
+            mistakes=mistakes,
+        )
+
+
+def check_hidden_gradient_norms(
+    hidden_gradient_norms: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
+) -> None:
+    """Check ``hidden_gradient_norms(dh_T, hs, W_h)`` against torch autograd through nn.RNN."""
+    __tracebackhide__ = True
+    case = random_rnn_case(seed, T, B, D, H)
+    dh_T = case.dhs[-1]
+    expected = torch_hidden_gradient_norms(case.x, case.h0, *case.weights, dh_T)
+    mistakes = gradient_norm_mistakes(dh_T, case.hs, case.W_h)
+    norms = call(hidden_gradient_norms, dh_T, case.hs, case.W_h)
+    check_close(
+        f"norms from hidden_gradient_norms (T={T})",
+        norms,
+        expected,
+        kind="numpy",
+        mistakes=mistakes,
+    )
+
+
+def check_clip_grad_norm(
+    clip_grad_norm: Callable[..., Any], seed: int, max_norm: float, D: int, H: int
+) -> None:
+    """Check ``clip_grad_norm(grads, max_norm)`` against ``torch.nn.utils.clip_grad_norm_``.
+
+    The total norm, each clipped gradient, and that the arrays it was given are unchanged.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    grads = {
+        "dW_x": rng.normal(size=(D, H)),
+        "dW_h": rng.normal(size=(H, H)),
+        "db": rng.normal(size=H),
+    }
+    expected, expected_total = torch_clip_grad_norm(grads, max_norm)
+    wrong_clipped, wrong_totals = clip_mistakes(grads, max_norm)
+    result = call(clip_grad_norm, grads, max_norm)
+    unchanged = not changed_arguments(clip_grad_norm)
+    clipped, total_norm = expect_tuple(result, ("clipped", "total_norm"), "clip_grad_norm")
+    check_close(
+        f"total_norm (max_norm = {max_norm})", total_norm, expected_total, mistakes=wrong_totals
+    )
+    clipped = expect_keys(clipped, tuple(grads), "clip_grad_norm's dict of clipped gradients")
+    for name in grads:
+        check_close(
+            f"clipped {name} (total norm {expected_total:.3g}, max_norm = {max_norm})",
+            clipped[name],
+            expected[name],
+            mistakes=wrong_clipped[name],
+        )
+    check_true(
+        unchanged,
+        "clip_grad_norm changed the arrays it was given: return rescaled copies in a new "
+        "dict (g * scale makes a new array, g *= scale changes g).",
+    )
+
+
+def check_rnn_backward(
+    rnn_backward: Callable[..., Any],
+    quantity: str,
+    case: RNNCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Check one gradient of ``rnn_backward``: ``quantity`` is dx, dh0, dW_x, dW_h or db.
+
+    The case is drawn from ``seed`` with the sizes ``T, B, D, H`` (or given as ``case``).
 
     ``rnn_backward(dhs, x, h0, hs, W_x, W_h)`` gets torch's states ``hs``, so a wrong forward pass
     cannot make a right backward pass fail. The reference is torch autograd of ``sum(dhs ⊙ hs)``.
@@ -89,6 +269,7 @@ def check_rnn_backward(rnn_backward: Callable[..., Any], quantity: str, case: RN
     :func:`backward_on_own_terms`), so that the error costs only that gradient's test.
     """
     __tracebackhide__ = True
+    case = rnn_case(case, seed, T, B, D, H)
     result, case = backward_on_own_terms(
         lambda c: call(rnn_backward, c.dhs, c.x, c.h0, c.hs, c.W_x, c.W_h),
         "rnn_backward",
@@ -187,18 +368,27 @@ def _square_rnn_case(case: RNNCase) -> RNNCase:
 def gradient_check(
     rnn_forward: Callable[..., Any],
     rnn_backward: Callable[..., Any],
-    numerical_gradient: Callable[..., Any],
-    case: RNNCase,
+    case: RNNCase | None = None,
     threshold: float = 1e-7,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
 ) -> dict[str, float]:
-    """The student's ``rnn_backward`` against finite differences of their ``rnn_forward``.
+    """The student's ``rnn_backward`` against the course's finite differences of the RNN loss.
 
-    The loss is ``L = sum(dhs ⊙ rnn_forward(x, h0, W_x, W_h, b))``; for each of the five inputs,
-    the analytic gradient and ``numerical_gradient``'s must agree to the course's relative error
-    ``‖a − n‖ / (‖a‖ + ‖n‖)`` below ``threshold`` (one number per array). The forward pass is
-    checked first: the check differentiates it. Returns the relative error of every gradient.
+    The loss is ``L = sum(dhs ⊙ hs)``. The student's ``rnn_forward`` is checked first (to
+    torch.nn.RNN's states, and in float64 to the last digits: the backward pass gets its states);
+    then for each of the five inputs, the analytic gradient of ``rnn_backward`` and the centered
+    differences of L (computed by the course, ``references.numerical_gradient``, on torch.nn.RNN:
+    never the student's own ``numerical_gradient``, whose own test checks it) must agree to the
+    course's relative error ``‖a − n‖ / (‖a‖ + ‖n‖)`` below ``threshold`` (one number per array).
+    Returns the relative error of every gradient.
     """
     __tracebackhide__ = True
+    case = rnn_case(case, seed, T, B, D, H)
     inputs = {
         "x": case.x.copy(),
         "h0": case.h0.copy(),
@@ -207,41 +397,47 @@ def gradient_check(
         "b": case.b.copy(),
     }
 
-    def loss(_: np.ndarray) -> float:  # numerical_gradient changes one entry at a time
-        hs = rnn_forward(inputs["x"], inputs["h0"], inputs["W_x"], inputs["W_h"], inputs["b"])
-        return float(np.sum(case.dhs * hs))
-
-    def torch_loss(_: np.ndarray) -> float:  # the same loss through torch.nn.RNN
+    def torch_loss(_: np.ndarray) -> float:  # numerical_gradient changes one entry at a time
         return float(np.sum(case.dhs * torch_rnn_forward(*inputs.values())))
 
-    hs = call(rnn_forward, *inputs.values())
+    numerics = {"d" + name: numerical_gradient(torch_loss, array) for name, array in inputs.items()}
+    wrong_backward = backward_mistakes(case.dhs, case.x, case.h0, case.hs, case.W_x, case.W_h)
+    forward_wrong = forward_mistakes(case.x, case.h0, *case.weights)
+    hs = call(rnn_forward, case.x, case.h0, *case.weights)
     check_close(
         f"hs from rnn_forward, the function the gradient check differentiates ({_describe(case)})",
         hs,
         case.hs,
         kind="numpy",
-        mistakes=forward_mistakes(case.x, case.h0, *case.weights),
+        mistakes=forward_wrong,
     )
+    _check_float64_states("rnn_forward", hs, case.hs)
     grads = call(rnn_backward, case.dhs, case.x, case.h0, hs, case.W_x, case.W_h)
     grads = expect_keys(grads, GRADIENT_NAMES, "rnn_backward")
-    wrong_backward = backward_mistakes(case.dhs, case.x, case.h0, case.hs, case.W_x, case.W_h)
     errors = {}
-    for name, array in inputs.items():
-        before = array.copy()
-        numeric = call(numerical_gradient, loss, array)
-        check_true(
-            np.array_equal(array, before),
-            f"numerical_gradient changed {name}: restore each entry after probing it.",
-        )
-        errors["d" + name] = check_gradient(
-            "d" + name,
-            grads["d" + name],
-            numeric,
+    for name in GRADIENT_NAMES:
+        errors[name] = check_gradient(
+            name,
+            grads[name],
+            numerics[name],
             threshold=threshold,
-            analytic_mistakes=wrong_backward["d" + name],
-            numeric_mistakes=finite_difference_mistakes(torch_loss, array),
+            analytic_mistakes=wrong_backward[name],
         )
     return errors
+
+
+def _check_float64_states(what: str, hs: Any, expected: np.ndarray) -> None:
+    """Fail when ``hs`` is right to 1e-6 but rounds through float32 (float64 code: ~1e-15)."""
+    __tracebackhide__ = True
+    rounding = float(np.max(np.abs(np.asarray(hs, dtype=np.float64) - expected)))
+    check_true(
+        not rounding > 1e-11,
+        f"Your {what} differs from torch by {rounding:.1e}, where float64 code agrees to about "
+        f"1e-15: it rounds through float32 somewhere (.astype(np.float32), dtype=np.float32). "
+        f"float32 keeps about 7 significant digits, and a gradient check, whose centered "
+        f"differences (L(p + eps) - L(p - eps)) / (2 * eps) with eps = 1e-5 divide that rounding "
+        f"error by 2e-5, needs every digit. Keep the whole computation in float64.",
+    )
 
 
 def _step_cases(x_t: np.ndarray, h_prev: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -719,14 +915,26 @@ def _probe_rnn_gradients(module_class: Callable[..., Any], case: RNNCase) -> dic
     return {"hs": hs, "h_n": h_n, "backward": gradients}
 
 
-def check_module_gradients(module_class: Callable[..., Any], case: RNNCase) -> None:
+def check_module_gradients(
+    module_class: Callable[..., Any],
+    case: RNNCase | None = None,
+    *,
+    seed: int | None = None,
+    T: int | None = None,
+    B: int | None = None,
+    D: int | None = None,
+    H: int | None = None,
+) -> None:
     """Check the autograd gradients of a from-scratch RNN module against ``torch.nn.RNN``'s.
+
+    The case is drawn from ``seed`` with the sizes ``T, B, D, H`` (or given as ``case``).
 
     The loss is ``L = sum(dhs ⊙ hs) + sum(dh_T ⊙ h_n[0])`` with ``dh_T = dhs[0]`` (any fixed
     array would do); gradients w.r.t. ``W_x, W_h, b``, the input ``x`` and ``h0 (1, B, H)`` are
     compared.
     """
     __tracebackhide__ = True
+    case = rnn_case(case, seed, T, B, D, H)
     result = run_probe(_probe_rnn_gradients, module_class, case)
     check_rnn_outputs("RNNFromScratch", result["hs"], result["h_n"], case.x, case.h0, *case.weights)
     grads = recorded_gradients(

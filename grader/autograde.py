@@ -12,10 +12,13 @@ import dataclasses
 import os
 import queue
 import re
+import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,21 +28,33 @@ import nbformat
 
 from course_checks.replay import RECORD_ENV
 from course_checks.student_output import NOTE_PREFIX, feedback_notes
+from grader import canary, uids
+from grader.active_content import sanitize_file
 from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
-from grader.integrity import rebuild
+from grader.integrity import Rebuilt, rebuild
 from grader.limited_execute import OUTPUT_LIMIT_ERROR
 from grader.manual import AWAITING_MESSAGE, apply_manual_grades
-from grader.nbgrader_runner import jupyter_dir, run_nbgrader, sqlite_url
+from grader.nbgrader_runner import RunResult, jupyter_dir, run_nbgrader, sqlite_url
 from grader.release import generate_assignments, template
-from grader.replay_verdicts import MISMATCH_ERROR
+from grader.replay_verdicts import MISMATCH_ERROR, VERDICT_ERROR
 from grader.results import CellResult, write_grades_csv, write_results_json
+from grader.safe_tree import remove_tree
 from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
-from grader.submissions import StrayFolder, SubmittedNotebook, find_submissions
-from grader.tamper import scan_cells, test_helpers
+from grader.submissions import (
+    StrayFolder,
+    SubmissionChanged,
+    SubmittedNotebook,
+    find_submissions,
+    load_submission,
+)
+from grader.tamper import scan_notebook
 from grader.warm_kernels import WarmKernels, Zygote
+from grader.zygote import STARTED
 
+SECRET_ENV = "GRU_COURSE_SECRET"  # hidden tests draw their inputs from it (course_checks.cases)
+SECRET_FILE = ".grading-secret"  # in OUT: the same class graded again gets the same inputs
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 FAILED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
 # nbgrader interrupts a cell that outlives Execute.timeout; only the grader sends that interrupt.
@@ -72,6 +87,8 @@ class AutogradeOptions:
     quiet: bool = False
     warm_kernels: bool = True  # fork kernels from a preloaded sandbox per slot (grader.zygote)
     limits: Limits = Limits()  # noqa: RUF009 (frozen, so one shared default is safe)
+    secret: str = ""  # hidden tests' inputs; default: OUT/.grading-secret, drawn on first use
+    canary: bool = True  # grade the solutions first, and stop if they lose points (grader.canary)
 
 
 @dataclass(frozen=True)
@@ -96,18 +113,19 @@ def autograde(
     started = time.monotonic()
     assignments = assignments if assignments is not None else load_course()
     out.mkdir(parents=True, exist_ok=True)
+    options = dataclasses.replace(options, secret=options.secret or grading_secret(out))
     db_url = options.db_url or sqlite_url(out / "gradebook.db")
     notebooks, strays = find_submissions(submitted, assignments)
     work = Path(tempfile.mkdtemp(prefix="grader-autograde-"))
     work.chmod(0o711)  # sandbox users may pass through to their own job's folders, not list them
     try:
         template_db, release_dir = template(assignments, work / "template")
-        _prepare_central_gradebook(db_url, template_db, assignments, work)
         by_name = {(a.name, nb.name): nb for a in assignments for nb in a.notebooks}
         gradable = [n for n in notebooks if n.status == "ok"]
         graded = _grade_all(
             gradable, by_name, template_db, release_dir, work, out / "autograded", options
         )
+        _prepare_central_gradebook(db_url, template_db, assignments, work)
         results: list[CellResult] = []
         for submission in notebooks:
             definition = by_name[(submission.assignment, submission.notebook)]
@@ -125,8 +143,25 @@ def autograde(
         write_feedback(results, notebooks, by_name, out / "autograded", out / "feedback")
     finally:
         if not options.keep_work:
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)  # kernels wrote in there: no recursion, no link followed
     return AutogradeReport(results, time.monotonic() - started, len(gradable))
+
+
+def grading_secret(out: Path) -> str:
+    """The secret hidden tests draw their inputs from: ``OUT/.grading-secret``, made on first use.
+
+    A student never sees it, so inputs a hidden test used once cannot be hard-coded; the same
+    class graded again into the same OUT gets the same inputs, hence the same grades.
+    """
+    path = out / SECRET_FILE
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(secrets.token_hex(16) + "\n")
+    text = path.read_text(encoding="ascii").strip()
+    if not re.fullmatch(r"[0-9a-f]{32,128}", text):
+        raise ValueError(f"{path} is not a grading secret (hex digits); delete it to draw anew")
+    return text
 
 
 def _grade_all(
@@ -138,45 +173,117 @@ def _grade_all(
     autograded_dir: Path,
     options: AutogradeOptions,
 ) -> dict[tuple[str, str, str], list[CellResult]]:
-    """Grade the valid notebooks, ``options.jobs`` at a time; results keyed by submission."""
+    """Grade the valid notebooks, ``options.jobs`` at a time; results keyed by submission.
+
+    The canary (the reference solution of each notebook in the batch) goes first, in the same
+    slots: if it does not get full marks, nothing is graded (:class:`grader.canary.CanaryFailed`).
+    """
+    if not gradable:
+        return {}
     jobs = max(1, options.jobs)
     # Share the cores between simultaneous kernels instead of oversubscribing them.
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     env = {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    graded: dict[tuple[str, str, str], list[CellResult]] = {}
+    env[SECRET_ENV] = options.secret
+    canaries = [
+        SubmittedNotebook(
+            canary.CANARY_ID,
+            definition.assignment,
+            definition.name,
+            canary.reference_submission(
+                definition, work / "canary" / definition.assignment / f"{definition.name}.ipynb"
+            ),
+            "ok",
+        )
+        for definition in dict.fromkeys(by_name[(n.assignment, n.notebook)] for n in gradable)
+        if options.canary
+    ]
+    block = uids.reserve()  # sandbox uids no other batch on this machine uses meanwhile
     slots: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for slot in range(jobs):
+    slot_count = min(jobs, len(gradable) + len(canaries))
+    for slot in range(slot_count):
         slots.put(slot)
     warm = None
-    if gradable and options.warm_kernels and WarmKernels.wanted():
-        warm = WarmKernels(work / "slots", min(jobs, len(gradable)), options.limits, threads)
+    if options.warm_kernels and WarmKernels.wanted():
+        slot_uids = [block.uid(slot) for slot in range(slot_count)]
+        warm = WarmKernels(
+            work / "slots", slot_uids, options.limits, threads, {SECRET_ENV: options.secret}
+        )
         warm.start()
+    stop = threading.Event()
 
-    def grade_in_slot(*args) -> tuple[list[CellResult], float]:
+    def grade_in_slot(submission: SubmittedNotebook, index: int) -> tuple[list[CellResult], float]:
+        definition = by_name[(submission.assignment, submission.notebook)]
+        if stop.is_set():
+            return [], 0.0
         slot = slots.get()  # one sandbox uid (and warm-kernel sandbox) per running job
+        started = time.monotonic()
         try:
             zygote = warm.get(slot) if warm is not None else None
-            return _timed(grade_notebook)(*args, slot=slot, zygote=zygote)
+            for attempt in range(2):
+                job = work / "jobs" / f"{index:05d}-{attempt}"
+                try:
+                    results, kernel_started = grade_notebook(
+                        submission,
+                        definition,
+                        template_db,
+                        release_dir,
+                        job,
+                        # the canary's graded notebooks are no one's to read
+                        work / "canary-autograded" if submission in canaries else autograded_dir,
+                        options,
+                        env,
+                        slot=slot,
+                        zygote=zygote,
+                        uid=block.uid(slot),
+                    )
+                except Exception:  # a bug of ours, or an input nothing else caught: this row only
+                    print(
+                        f"grader: grading {_key(submission)} failed:\n{traceback.format_exc()}",
+                        file=sys.stderr,
+                    )
+                    return _zero_results(
+                        submission,
+                        definition,
+                        "grader_error",
+                        "The grader failed on this notebook; the instructor has the log.",
+                        manual_apart=True,
+                    ), time.monotonic() - started
+                if kernel_started or zygote is None:
+                    break
+                # The slot's zygote gave no kernel (it had died): not this notebook's doing.
+                print(
+                    f"grader: no kernel for {_key(submission)}; grading it again on a fresh one",
+                    file=sys.stderr,
+                )
+                zygote = warm.get(slot, fresh=True) if warm is not None else None
+            return results, time.monotonic() - started
         finally:
             slots.put(slot)
 
     started = time.monotonic()
+    graded: dict[tuple[str, str, str], list[CellResult]] = {}
+    found: list[str] = []
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
+            checks = {
+                pool.submit(grade_in_slot, submission, index): submission
+                for index, submission in enumerate(canaries)
+            }
             futures = {
-                pool.submit(
-                    grade_in_slot,
-                    submission,
-                    by_name[(submission.assignment, submission.notebook)],
-                    template_db,
-                    release_dir,
-                    work / "jobs" / f"{index:05d}",
-                    autograded_dir,
-                    options,
-                    env,
-                ): submission
+                pool.submit(grade_in_slot, submission, len(canaries) + index): submission
                 for index, submission in enumerate(gradable)
             }
+            for future in as_completed(checks):
+                submission = checks[future]
+                definition = by_name[(submission.assignment, submission.notebook)]
+                found += canary.problems(definition, future.result()[0])
+                if found:
+                    stop.set()
+                    for pending in futures:
+                        pending.cancel()
+            if found:
+                raise canary.CanaryFailed(canary.failure_message(found))
             for done, future in enumerate(as_completed(futures), start=1):
                 submission = futures[future]
                 results, seconds = future.result()
@@ -188,6 +295,7 @@ def _grade_all(
     finally:
         if warm is not None:
             warm.stop()
+        block.release()
     return graded
 
 
@@ -202,18 +310,24 @@ def grade_notebook(
     env: dict[str, str] | None = None,
     slot: int = 0,
     zygote: Zygote | None = None,
-) -> list[CellResult]:
+    uid: int = uids.FIRST_UID,
+) -> tuple[list[CellResult], bool]:
     """Autograde one valid notebook in a private nbgrader course folder: one result per cell.
 
     The notebook nbgrader sees is the release with the student's answers in it (grader.integrity);
     answers that reach into the grader are graded ``tampered`` without running (grader.tamper).
-    The kernel is forked by the slot's ``zygote`` (grader.zygote), or started cold without one.
+    The kernel is forked by the slot's ``zygote`` (grader.zygote), or started cold as ``uid``
+    without one. Also returns whether a kernel started (``False`` only when a zygote gave none).
     """
     release = nbformat.read(
         release_dir / submission.assignment / f"{submission.notebook}.ipynb", as_version=4
     )
-    rebuilt = rebuild(nbformat.read(submission.path, as_version=4), release)
-    findings = scan_cells(rebuilt.student_cells, test_helpers(release))
+    try:  # the bytes validated, read again without following links, or a status
+        submitted_notebook = load_submission(submission)
+    except SubmissionChanged as error:
+        return _zero_results(submission, definition, error.status, error.detail), True
+    rebuilt = rebuild(submitted_notebook, release)
+    findings = scan_notebook(rebuilt.student_cells, release)
     if findings:
         return _zero_results(
             submission,
@@ -222,7 +336,7 @@ def grade_notebook(
             "Not graded: this code reaches into the grader, the tests or the libraries instead "
             "of answering the exercise (" + "; ".join(findings[:5]) + "). Your instructor will "
             "review it.",
-        )
+        ), True
     course_root = job_dir / "course"
     (course_root / "source" / submission.assignment).mkdir(parents=True)
     submitted_dir = course_root / "submitted" / submission.student_id / submission.assignment
@@ -233,13 +347,12 @@ def grade_notebook(
     runtime = jupyter_dir(course_root) / "runtime"
     runtime.mkdir(parents=True)
     runtime.chmod(0o1777)  # the sandbox user creates the kernel's ipc sockets here
+    status_file = job_dir / "kernel-status"  # the stub writes "started" once it has a kernel
     if zygote is not None:  # the kernel's sockets go where the slot's sandbox can create them
-        argv, ipc = zygote.kernel_argv(), zygote.paths.runtime / "kernel"
+        argv, ipc = zygote.kernel_argv(status_file), zygote.paths.runtime / "kernel"
     else:
-        work_dir = course_root / "autograded" / submission.student_id / submission.assignment
-        argv = kernel_argv(
-            work_dir.resolve(), runtime.resolve(), slot, options.limits, detect_mode()
-        )
+        extra = {name: value for name, value in (env or {}).items() if name in _KERNEL_ENV}
+        argv = kernel_argv(runtime.resolve(), uid, options.limits, detect_mode(), extra)
         ipc = runtime.resolve() / "kernel"
     write_kernelspec(jupyter_dir(course_root) / "data", argv)
     run = run_nbgrader(
@@ -261,6 +374,35 @@ def grade_notebook(
         env={**(env or {}), "TMPDIR": str(runtime), RECORD_ENV: "1"},
     )
     (job_dir / "nbgrader.log").write_text(run.log, encoding="utf-8")
+    started = zygote is None or _read_status(status_file) == STARTED
+    return _results_of_run(
+        submission, definition, run, rebuilt, course_root, database, autograded_dir, options
+    ), started
+
+
+# What a cold kernel in bubblewrap gets of the job's environment (the rest is kernel_env()).
+_KERNEL_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", SECRET_ENV)
+
+
+def _read_status(path: Path) -> str:
+    """The stub's status file (root's, outside the sandbox): ``started`` or empty."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[:20].strip()
+    except OSError:
+        return ""
+
+
+def _results_of_run(
+    submission: SubmittedNotebook,
+    definition: Notebook,
+    run: RunResult,
+    rebuilt: Rebuilt,
+    course_root: Path,
+    database: Path,
+    autograded_dir: Path,
+    options: AutogradeOptions,
+) -> list[CellResult]:
+    """One result per graded cell, from nbgrader's run: its gradebook and autograded notebook."""
     relative = Path(submission.student_id, submission.assignment, f"{submission.notebook}.ipynb")
     autograded = course_root / "autograded" / relative
     has_manual = any(not cell.autograded for cell in definition.graded_cells)
@@ -269,6 +411,7 @@ def grade_notebook(
         # who reviews them in the notebook as graded (not executed).
         (autograded_dir / relative).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(rebuilt.notebook, autograded_dir / relative)
+        sanitize_file(autograded_dir / relative)  # what formgrader renders: nothing active
     if run.timed_out:
         return _zero_results(
             submission,
@@ -292,6 +435,7 @@ def grade_notebook(
         )
     (autograded_dir / relative).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(autograded, autograded_dir / relative)
+    sanitize_file(autograded_dir / relative)
     scores = read_scores(
         sqlite_url(database), submission.student_id, submission.assignment, submission.notebook
     )
@@ -384,21 +528,28 @@ def _cell_result(
 
 
 def _cell_errors(path: Path) -> dict[str, tuple[str, str] | None]:
-    """For each graded cell of an autograded notebook: its first error as (name, value), or None."""
+    """For each graded cell of an autograded notebook: its error as (name, value), or None.
+
+    The grader's own re-check message (``GraderVerdict:<name>``) comes first: the kernel's error
+    text is student code's to choose, so it is shown only where the re-check is off.
+    """
     notebook = nbformat.read(path, as_version=4)
     errors: dict[str, tuple[str, str] | None] = {}
     for cell in notebook.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if not grade_id:
             continue
-        errors[grade_id] = None
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                errors[grade_id] = (
-                    ANSI_ESCAPE.sub("", output.get("ename", "")),
-                    ANSI_ESCAPE.sub("", output.get("evalue", "")),
-                )
-                break
+        found = [
+            (ANSI_ESCAPE.sub("", o.get("ename", "")), ANSI_ESCAPE.sub("", o.get("evalue", "")))
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
+        verdicts = [
+            (name.removeprefix(f"{VERDICT_ERROR}:"), value)
+            for name, value in found
+            if name.startswith(f"{VERDICT_ERROR}:")
+        ]
+        errors[grade_id] = (verdicts or found or [None])[0]
     return errors
 
 

@@ -178,7 +178,8 @@ def _grading_problems(
     result = autograde(
         submitted,
         work / "graded",
-        AutogradeOptions(jobs=jobs, quiet=True),
+        # The solutions are what is graded here, each reported: no canary of them first.
+        AutogradeOptions(jobs=jobs, quiet=True, canary=False),
         assignments=assignments,
     )
     report.lines.append(

@@ -120,6 +120,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _autograde(args: argparse.Namespace) -> int:
     from grader.autograde import AutogradeOptions, autograde
+    from grader.canary import CanaryFailed
     from grader.course import load_course
     from grader.release import ReleaseError
 
@@ -147,6 +148,9 @@ def _autograde(args: argparse.Namespace) -> int:
     except ReleaseError as error:
         print(f"autograde: the course itself does not generate: {error}", file=sys.stderr)
         return 1
+    except CanaryFailed as error:
+        print(f"autograde: stopped: {error}", file=sys.stderr)
+        return 3
     students = {r.student_id for r in report.results}
     score = sum(r.score for r in report.results)
     print(

@@ -33,6 +33,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import Assignment
+from grader.csv_safety import csv_cell, read_csv_cell
 from grader.feedback import write_feedback
 from grader.gradebook import (
     CellKey,
@@ -294,7 +295,10 @@ def read_sheet(path: Path) -> tuple[list[SheetRow], list[str]]:
             )
             continue
         record += [""] * (len(header) - len(record))  # empty trailing cells left out
-        raw = {name: value.strip() for name, value in zip(header, record, strict=True)}
+        # read_csv_cell: a cell _write_sheet protected from spreadsheets reads back as written.
+        raw = {
+            name: read_csv_cell(value.strip()) for name, value in zip(header, record, strict=True)
+        }
         key = (raw["student_id"], raw["assignment"], raw["notebook"], raw["grade_id"])
         where = f"row {number} ({key[0]} {key[1]}/{key[2]} {key[3]})"
         score = None
@@ -323,14 +327,13 @@ def _write_sheet(path: Path, rows: list[CellResult], recorded: dict[CellKey, Man
         writer.writerow(SHEET_COLUMNS)
         for result in rows:
             manual = recorded.get(_key(result), ManualGrade(None))
-            writer.writerow(
-                [
-                    *_key(result),
-                    f"{result.max_score:g}",
-                    "" if manual.score is None else f"{manual.score:g}",
-                    (manual.comment or "") if manual.score is not None else "",
-                ]
-            )
+            cells = [
+                *_key(result),
+                f"{result.max_score:g}",
+                "" if manual.score is None else f"{manual.score:g}",
+                (manual.comment or "") if manual.score is not None else "",
+            ]
+            writer.writerow([csv_cell(cell) for cell in cells])  # no cell runs as a formula
 
 
 def _unimported(sheet: Path, recorded: dict[CellKey, ManualGrade]) -> str:

@@ -8,6 +8,11 @@ record. A test that passed in the kernel but fails here was fooled inside the ke
 error output (``VerdictMismatch``), so nbgrader awards nothing, and the grader reports it as
 ``tampered``. The records are removed from the notebook, so they never reach feedback.
 
+A test that failed in the kernel is replayed too, for its message: what the student reads about
+a failed test is the re-check's own (``GraderVerdict``), computed here from the recorded answers,
+never text the kernel produced (a student's exception message or printed text could quote the
+hidden tests, which the kernel ran). The kernel's outputs stay for the instructor.
+
 Replay is on for notebooks whose metadata has ``gru_course.verdicts == "replay"`` (set in
 ``solutions/``); the other notebooks keep the kernel's verdict until their tests are replayable.
 """
@@ -32,6 +37,10 @@ from course_checks import replay
 from grader.tamper import defined_names
 
 MISMATCH_ERROR = "VerdictMismatch"
+VERDICT_ERROR = "GraderVerdict"  # the re-check's message about a test that failed in the kernel
+# Errors nbgrader and the grader themselves put in a cell: their text is the grader's, not the
+# kernel's (a cell stopped for time or output); such a cell's records are incomplete.
+GRADER_ERRORS = frozenset({"CellTimeoutError", "KeyboardInterrupt", "OutputLimitExceeded"})
 STUDENT_CELL_PREFIX = "student-cell-"  # the ids grader.integrity gives the cells a student added
 
 
@@ -87,13 +96,26 @@ class ReplaySession:
         for name in defined_names(source, imports=False) - self.namespace.keys():
             self.namespace[name] = replay.Stub(name)
 
-    def verdict(self, source: str, records: list[Any], label: str) -> str | None:
+    def verdict(
+        self, source: str, records: list[Any], label: str, student_sources: list[str] = ()
+    ) -> str | None:
         """Replay a test cell; ``None`` when it passes, else why it failed."""
+        failure = self.failure(source, records, label, student_sources)
+        return None if failure is None else f"{failure[0]}: {failure[1]}"
+
+    def failure(
+        self, source: str, records: list[Any], label: str, student_sources: list[str] = ()
+    ) -> tuple[str, str] | None:
+        """Replay a test cell; ``None`` when it passes, else (error name, message)."""
         try:
-            with replay.replaying(records), _quiet(), _time_limit(self.cell_timeout):
+            with (
+                replay.replaying(records, student_sources=student_sources),
+                _quiet(),
+                _time_limit(self.cell_timeout),
+            ):
                 exec(compile(_python(source), f"<test {label}>", "exec"), self.namespace)
         except BaseException as error:  # every way a test can fail is a verdict
-            return f"{type(error).__name__}: {error}"
+            return type(error).__name__, str(error)
         return None
 
 
@@ -106,6 +128,12 @@ class ReplayVerdicts(NbGraderPreprocessor):
         session = ReplaySession(self.cell_timeout) if replay_enabled(nb) else None
         if session is not None:
             _single_threaded()
+        student_sources = [
+            cell.source
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            and (utils.is_solution(cell) or cell.get("id", "").startswith(STUDENT_CELL_PREFIX))
+        ]
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
@@ -113,11 +141,15 @@ class ReplayVerdicts(NbGraderPreprocessor):
             if session is None:
                 continue
             if utils.is_grade(cell) and not utils.is_solution(cell):
-                if any(output.get("output_type") == "error" for output in cell.outputs):
-                    continue  # failed in the kernel: nothing to confirm
-                problem = session.verdict(cell.source, records, cell.metadata.nbgrader.grade_id)
-                if problem:
-                    cell.outputs.append(_mismatch(problem))
+                label = cell.metadata.nbgrader.grade_id
+                errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+                if any(o.get("ename") in GRADER_ERRORS for o in errors):
+                    continue  # stopped by the grader: its own message says why
+                failure = session.failure(cell.source, records, label, student_sources)
+                if errors:
+                    cell.outputs.append(_verdict(failure))
+                elif failure is not None:
+                    cell.outputs.append(_mismatch(f"{failure[0]}: {failure[1]}"))
             elif utils.is_solution(cell) or cell.get("id", "").startswith(STUDENT_CELL_PREFIX):
                 session.bind_student_names(cell.source)
             else:
@@ -131,6 +163,18 @@ def _mismatch(problem: str) -> NotebookNode:
         f"your functions returned, in a clean process: {problem}"
     )
     return new_output("error", ename=MISMATCH_ERROR, evalue=message, traceback=[message])
+
+
+def _verdict(failure: tuple[str, str] | None) -> NotebookNode:
+    """The re-check's message about a test that failed in the kernel: the student's to read."""
+    name, message = failure if failure and failure[0] != "ReplayError" else ("CheckFailure", "")
+    message = message or (
+        "This test failed when your notebook ran; the grader's re-check of the answers your "
+        "functions returned could not say more. Run the notebook from the top in JupyterLab "
+        "and look at the first test that fails."
+    )
+    # ename "GraderVerdict:CheckFailure": whose message it is, and what the re-check raised.
+    return new_output("error", ename=f"{VERDICT_ERROR}:{name}", evalue=message, traceback=[message])
 
 
 def _python(source: str) -> str:

@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from grader.csv_safety import csv_cell
+
 # The grades.csv interface instructors and scripts rely on: keep it stable.
 CSV_COLUMNS = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status")
 
@@ -47,6 +49,10 @@ class CellResult:
     message: str = ""
 
     def csv_row(self) -> dict[str, str]:
+        """The row of grades.csv, each cell protected from being read as a formula."""
+        return {column: csv_cell(value) for column, value in self._raw_row().items()}
+
+    def _raw_row(self) -> dict[str, str]:
         return {
             "student_id": self.student_id,
             "assignment": self.assignment,

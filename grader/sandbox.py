@@ -1,20 +1,17 @@
 """The sandbox every student kernel runs in: bubblewrap, an unprivileged uid and resource limits.
 
-nbgrader starts the kernel named in the notebook (``python3``) from a kernelspec. The grader gives
-each job a kernelspec of its own whose command is::
-
-    bwrap <read-only system, Python and course_checks; the notebook's folder read-write;
-           no network, own PID/IPC/UTS namespaces, empty /tmp>
-      sh -c 'copy the connection file for the sandbox user'
-        setpriv --reuid UID (a uid per job slot, no capabilities, no new privileges)
-          prlimit --as --nproc --fsize --cpu --nofile --core
-            python -m ipykernel_launcher
+nbgrader starts the kernel named in the notebook (``python3``) from a kernelspec. With bubblewrap,
+each kernel runs in a sandbox that sees a read-only system, Python and ``course_checks``, the
+folder of its ipc sockets and nothing else of the host (no repository, gradebook, submissions or
+home), with no network and its own PID, IPC and UTS namespaces. Inside, :mod:`grader.zygote` builds
+each kernel's own world (fresh namespaces and tmpfs, the sandbox uid, rlimits and seccomp): warm
+kernels are forked by a zygote per job slot (:mod:`grader.warm_kernels`); a cold kernel's
+kernelspec runs ``bwrap … python zygote.py kernel``, the same world without the preload.
 
 The kernel talks to nbgrader over ZeroMQ *ipc* sockets in a folder shared with the sandbox, since
-the sandbox has no network at all, not even the host's loopback. The sandbox sees neither the
-repository (``solutions/``), nor the gradebook, nor other students' files, nor the instructor's
-home. When bubblewrap is missing or cannot create namespaces, the kernel still runs under the
-limits and the unprivileged uid, and the grader reports ``sandbox: limits only`` loudly.
+the sandbox has no network at all, not even the host's loopback. When bubblewrap is missing or
+cannot create namespaces, the kernel still runs under the limits (and the unprivileged uid where
+it can run the interpreter), and the grader reports ``sandbox: limits only`` loudly.
 """
 
 from __future__ import annotations
@@ -32,9 +29,10 @@ from pathlib import Path
 from course_checks.replay import RECORD_ENV
 from grader.paths import REPO_ROOT
 
-# Each concurrent job runs as its own uid, so that RLIMIT_NPROC (counted per uid) of one
-# submission's fork bomb never starves another's kernel.
-FIRST_SANDBOX_UID = 61000
+GRADER_DIR = Path(__file__).resolve().parent
+ZYGOTE = GRADER_DIR / "zygote.py"
+# The grader's programs inside the sandbox: the kernel's world and what it needs (stdlib only).
+IN_SANDBOX = (ZYGOTE, GRADER_DIR / "seccomp.py", GRADER_DIR / "safe_tree.py")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = (
     "/etc/ld.so.cache",
@@ -58,6 +56,8 @@ class Limits:
     open_files: int = 1024
     cpu_seconds: int = 900  # a backstop for the wall-clock limits
     output_kb: int = 2048  # printed output per notebook that the grader keeps
+    tmp_mb: int = 512  # the kernel's /tmp, its working folder included (a tmpfs)
+    tmp_inodes: int = 65536  # files and folders in that tmpfs
 
 
 @dataclass(frozen=True)
@@ -106,28 +106,30 @@ def _namespace_args() -> list[str]:
 
 
 def kernel_argv(
-    work_dir: Path, runtime_dir: Path, slot: int, limits: Limits, mode: SandboxMode
+    runtime_dir: Path,
+    uid: int,
+    limits: Limits,
+    mode: SandboxMode,
+    extra_env: dict[str, str] | None = None,
 ) -> list[str]:
-    """The kernelspec ``argv`` that runs a sandboxed kernel for a notebook in ``work_dir``.
+    """The kernelspec ``argv`` of a cold kernel running as ``uid``.
 
-    ``runtime_dir`` holds the connection file and the ipc sockets; ``slot`` picks the uid.
+    ``runtime_dir`` holds the connection file and the ipc sockets, and is the only host folder
+    the kernel may write; ``extra_env`` is added to :func:`kernel_env` inside bubblewrap.
     """
-    uid = FIRST_SANDBOX_UID + slot
     python = sys.executable  # the venv's python: the kernel imports what the grader has
-    # Inside bubblewrap /tmp is the sandbox's own; without it, keep to the job's runtime folder.
-    scratch = "/tmp" if mode.isolated else str(runtime_dir)
-    as_root = os.geteuid() == 0
-    drop_privileges = [
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-    ]
+    if mode.isolated:
+        return [
+            shutil.which("bwrap") or "bwrap",
+            *bwrap_args(runtime_dir, limits, {**kernel_env(), **(extra_env or {})}),
+            python,
+            str(ZYGOTE),
+            "kernel",
+            f"--uid={uid}",
+            f"--limits={json.dumps(zygote_limits(limits))}",
+            "{connection_file}",
+        ]
     limited = [
-        *(drop_privileges if as_root else []),
         "prlimit",
         f"--as={limits.memory_mb << 20}",
         f"--nproc={limits.processes}",
@@ -140,29 +142,69 @@ def kernel_argv(
         "-m",
         "ipykernel_launcher",
         "-f",
-        f"{scratch}/kernel.json",
+        f"{runtime_dir}/kernel.json",
         "--HistoryManager.hist_file=:memory:",
     ]
-    # The connection file is written 0600 by the grader (root); hand the sandbox user a copy.
-    owner = f"-o {uid} -g {uid}" if as_root else ""
+    work = f"{runtime_dir}/work"  # never the notebook's folder, which holds the graded notebook
+    checks = f"export PYTHONPATH={shlex.quote(str(REPO_ROOT))}"  # this checkout's course_checks
+    if not can_drop_to(uid):  # e.g. root's interpreter under /root, unreadable to other uids
+        script = (
+            f'install -m 0400 "$0" {runtime_dir}/kernel.json && install -d -m 0700 {work} && '
+            f"cd {work} && {checks} && exec {shlex.join(limited)}"
+        )
+        return ["sh", "-c", script, "{connection_file}"]
+    drop_privileges = [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+    ]
     script = (
-        f'install -m 0400 {owner} "$0" {scratch}/kernel.json && '
-        f"install -d -m 0700 {owner} {scratch}/home && "
-        + (f"chown {uid} . && " if as_root else "")
-        + f"exec {shlex.join(limited)}"
+        f'install -m 0400 -o {uid} -g {uid} "$0" {runtime_dir}/kernel.json && '
+        f"install -d -m 0700 -o {uid} -g {uid} {runtime_dir}/home {work} && "
+        f"cd {work} && {checks} && exec {shlex.join([*drop_privileges, *limited])}"
     )
-    inner = ["sh", "-c", script, "{connection_file}"]
-    if not mode.isolated:
-        return inner
-    return [shutil.which("bwrap") or "bwrap", *bwrap_args(work_dir, runtime_dir, limits), *inner]
+    return ["sh", "-c", script, "{connection_file}"]
 
 
-def bwrap_args(
-    work_dir: Path, runtime_dir: Path, limits: Limits, env: dict[str, str] | None = None
-) -> list[str]:
-    """bubblewrap's options for a sandbox whose only writable folders are the two given.
+def zygote_limits(limits: Limits) -> dict[str, int]:
+    """The limits as :mod:`grader.zygote` applies them: rlimits by name, tmpfs sizes."""
+    return {
+        "as": limits.memory_mb << 20,
+        "nproc": limits.processes,
+        "fsize": limits.file_size_mb << 20,
+        "nofile": limits.open_files,
+        "cpu": limits.cpu_seconds,
+        "core": 0,
+        "tmp": limits.tmp_mb << 20,
+        "inodes": limits.tmp_inodes,
+    }
 
-    ``env`` is the whole environment inside (default :func:`kernel_env`).
+
+@functools.lru_cache(maxsize=8)
+def can_drop_to(uid: int) -> bool:
+    """Whether the kernel can run as ``uid`` without bubblewrap: root, and the interpreter is
+    readable by that uid (a Python under ``/root`` is not)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    command = [
+        *("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"),
+        *("--bounding-set=-all", "--no-new-privs", "prlimit", "--core=0", "--"),
+        *(sys.executable, "-c", ""),
+    ]  # as the kernel runs: without prlimit, setpriv alone runs even what the uid cannot read
+    probe = subprocess.run(command, capture_output=True, check=False, timeout=60)
+    return probe.returncode == 0
+
+
+def bwrap_args(runtime_dir: Path, limits: Limits, env: dict[str, str] | None = None) -> list[str]:
+    """bubblewrap's options for a sandbox whose only writable host folder is ``runtime_dir``.
+
+    ``env`` is the whole environment inside (default :func:`kernel_env`). The sandbox holds the
+    system, Python and ``course_checks`` read-only, and the grader's in-sandbox programs
+    (:data:`IN_SANDBOX`).
     """
     args = _namespace_args()  # no user namespace: the sandbox drops to its uid itself
     for path in SYSTEM_DIRS:  # merged-/usr systems link /bin, /lib… into /usr: keep the links
@@ -172,11 +214,11 @@ def bwrap_args(
             args += ["--ro-bind", path, path]
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(512 << 20), "--tmpfs", "/tmp"]
-    read_only = [*_python_dirs(), REPO_ROOT / "course_checks"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/.stash"]  # zygote.STASH
+    args += ["--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+    read_only = [*_python_dirs(), REPO_ROOT / "course_checks", *IN_SANDBOX]
     created: set[str] = {"/", "/tmp"}
-    for path in [*read_only, runtime_dir, work_dir]:
+    for path in [*read_only, runtime_dir]:
         for parent in reversed(path.parents):
             key = str(parent)
             if key in created or key in SYSTEM_DIRS or key.startswith(SYSTEM_DIRS):
@@ -186,8 +228,7 @@ def bwrap_args(
         created.add(str(path))
     for path in read_only:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(runtime_dir), str(runtime_dir)]
-    args += ["--bind", str(work_dir), str(work_dir), "--chdir", str(work_dir)]
+    args += ["--bind", str(runtime_dir), str(runtime_dir), "--chdir", "/tmp"]
     args += ["--clearenv"]
     for name, value in (env if env is not None else kernel_env()).items():
         args += ["--setenv", name, value]
@@ -211,6 +252,8 @@ def kernel_env() -> dict[str, str]:
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
+        # course_checks from this checkout (bound read-only), before any editable install's.
+        "PYTHONPATH": str(REPO_ROOT),
         "GRADER_SANDBOX": "1",
         RECORD_ENV: "1",  # test cells record the student's answers for the grader's re-check
     }

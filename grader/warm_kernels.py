@@ -1,8 +1,9 @@
 """The host side of warm kernels: one zygote sandbox per job slot, started, checked and stopped.
 
 See :mod:`grader.zygote` for what runs inside and why. The grader uses warm kernels when the
-sandbox is bubblewrap (root, namespaces); otherwise, or when a zygote cannot start, each notebook
-gets a cold sandboxed kernel of its own (:func:`grader.sandbox.kernel_argv`), as before.
+sandbox is bubblewrap (root, namespaces); a zygote that dies is replaced by a new one, and where
+one cannot start, the slot's notebooks get cold sandboxed kernels
+(:func:`grader.sandbox.kernel_argv`), in the same kernel's world.
 """
 
 from __future__ import annotations
@@ -17,21 +18,23 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import FIRST_SANDBOX_UID, Limits, bwrap_args, detect_mode, kernel_env
+from grader.sandbox import (
+    ZYGOTE,
+    Limits,
+    bwrap_args,
+    detect_mode,
+    kernel_env,
+    zygote_limits,
+)
 
-ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
 READY_SECONDS = 120  # preloading PyTorch on a loaded machine
 
 
 @dataclass(frozen=True)
 class SlotPaths:
-    """A slot's folders: the kernel's working folder, its ipc sockets, the zygote's socket."""
+    """A slot's folders: the kernels' ipc sockets and the zygote's socket."""
 
     root: Path
-
-    @property
-    def work(self) -> Path:
-        return self.root / "work"
 
     @property
     def runtime(self) -> Path:
@@ -45,10 +48,12 @@ class SlotPaths:
 class Zygote:
     """One slot's zygote: a bubblewrap sandbox for the whole batch that forks its kernels."""
 
-    def __init__(self, root: Path, slot: int, limits: Limits, env: dict[str, str]) -> None:
+    def __init__(
+        self, root: Path, slot: int, uid: int, limits: Limits, env: dict[str, str]
+    ) -> None:
         self.paths = SlotPaths(root / f"slot-{slot}")
         self.slot = slot
-        self.uid = FIRST_SANDBOX_UID + slot
+        self.uid = uid
         self.limits = limits
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
@@ -57,23 +62,13 @@ class Zygote:
     def start(self) -> None:
         """Start the sandbox; :meth:`wait_ready` waits for the preload."""
         paths = self.paths
-        for folder in (paths.work, paths.runtime, paths.socket.parent):
+        for folder in (paths.runtime, paths.socket.parent):
             folder.mkdir(parents=True, exist_ok=True)
         paths.root.chmod(0o711)
         paths.socket.parent.chmod(0o700)  # root only: the student's uid cannot reach the zygote
-        os.chown(paths.work, self.uid, self.uid)
         os.chown(paths.runtime, self.uid, self.uid)
-        args = bwrap_args(paths.work, paths.runtime, self.limits, self.env)
+        args = bwrap_args(paths.runtime, self.limits, self.env)
         args += ["--bind", str(paths.socket.parent), str(paths.socket.parent)]
-        args += ["--dir", str(ZYGOTE.parent), "--ro-bind", str(ZYGOTE), str(ZYGOTE)]
-        rlimits = {
-            "as": self.limits.memory_mb << 20,
-            "nproc": self.limits.processes,
-            "fsize": self.limits.file_size_mb << 20,
-            "nofile": self.limits.open_files,
-            "cpu": self.limits.cpu_seconds,
-            "core": 0,
-        }
         command = [
             shutil.which("bwrap") or "bwrap",
             *args,
@@ -82,9 +77,8 @@ class Zygote:
             "serve",
             f"--socket={paths.socket}",
             f"--uid={self.uid}",
-            f"--work={paths.work}",
             f"--runtime={paths.runtime}",
-            f"--limits={json.dumps(rlimits)}",
+            f"--limits={json.dumps(zygote_limits(self.limits))}",
         ]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
@@ -107,17 +101,21 @@ class Zygote:
         if self.process is not None:
             self.process.kill()  # bwrap's init goes, and the whole PID namespace with it
             self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
 
-    def kernel_argv(self) -> list[str]:
-        """The kernelspec ``argv`` of the stub that asks this zygote for a kernel."""
+    def kernel_argv(self, status_file: Path) -> list[str]:
+        """The kernelspec ``argv`` of the stub that asks this zygote for a kernel.
+
+        The stub writes ``started`` to ``status_file`` once the zygote has forked the kernel.
+        """
         return [
             sys.executable,
             "-I",  # the stub needs nothing but the standard library
             str(ZYGOTE),
             "connect",
             f"--socket={self.paths.socket}",
-            f"--work={self.paths.work}",
-            f"--uid={self.uid}",
+            f"--status={status_file}",
             "{connection_file}",
         ]
 
@@ -125,11 +123,21 @@ class Zygote:
 class WarmKernels:
     """The zygotes of a batch, one per slot; ``get(slot)`` is ``None`` where there is none."""
 
-    def __init__(self, root: Path, jobs: int, limits: Limits, threads: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        uids: list[int],
+        limits: Limits,
+        threads: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = kernel_env()
         env.update({name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         env["OPENBLAS_NUM_THREADS"] = threads
-        self._zygotes = {slot: Zygote(root, slot, limits, env) for slot in range(jobs)}
+        env.update(extra_env or {})
+        self._zygotes = {
+            slot: Zygote(root, slot, uid, limits, env) for slot, uid in enumerate(uids)
+        }
         self._usable: dict[int, bool] = {}
         self._lock = threading.Lock()
 
@@ -145,16 +153,18 @@ class WarmKernels:
         for slot, zygote in self._zygotes.items():
             self._usable[slot] = self._ready_or_report(zygote)
 
-    def get(self, slot: int) -> Zygote | None:
-        """The slot's running zygote, restarted if it died; ``None`` to use a cold kernel."""
+    def get(self, slot: int, fresh: bool = False) -> Zygote | None:
+        """The slot's running zygote, replaced if it died (or if ``fresh``); ``None`` to use a
+        cold kernel."""
         zygote = self._zygotes.get(slot)
         if zygote is None:
             return None
         with self._lock:
             if not self._usable.get(slot):
                 return None
-            if not zygote.alive():
-                print(f"grader: restarting the zygote of slot {slot}", file=sys.stderr)
+            if fresh or not zygote.alive():
+                print(f"grader: starting a new zygote in slot {slot}", file=sys.stderr)
+                zygote.stop()
                 zygote.start()
                 self._usable[slot] = self._ready_or_report(zygote)
                 if not self._usable[slot]:

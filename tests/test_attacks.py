@@ -7,8 +7,10 @@ gradebook and the instructor's files exactly as they are without it in the batch
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 
 from course_checks import replay
 from tests.conftest import read_csv, run_grader
-from tests.factory import EXERCISES, REPO, student_solution, write
+from tests.factory import EXERCISES, REPO, hidden_test_lines, student_solution, write
 
 ASSIGNMENT, NOTEBOOK = "ex1_rnn", "rnn_numpy"
 SOLUTION_CELL = "rnn_cell_forward"  # the first answer cell: attacks go in there
@@ -30,6 +32,7 @@ class Attack:
     status: str  # what every graded cell of the attacker's notebook must report
     code: str = ""  # appended to the blank answer cell; {out}, {submitted} are filled in
     description: str = ""
+    cell: str = SOLUTION_CELL  # the answer cell the code goes in
 
 
 ATTACKS = [
@@ -90,14 +93,14 @@ ATTACKS = [
         "shadow_helpers",
         "tampered",
         "def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n    return h_prev * 0\n"
-        "def check_close(*args, **kwargs):\n    pass",
+        "def check_rnn_cell(*args, **kwargs):\n    pass",
         "replace a test helper by defining one of the same name",
     ),
     Attack(
         "hidden_rebinding",
         "tampered",
         "def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n    return h_prev * 0\n"
-        "def _quiet():\n    global check_close\n    check_close = print\n_quiet()",
+        "def _quiet():\n    global check_rnn_cell\n    check_rnn_cell = print\n_quiet()",
         "the same, from inside a function (the replay catches it too: tests/test_replay.py)",
     ),
     Attack(
@@ -121,7 +124,116 @@ ATTACKS = [
     Attack("crash", "kernel_crashed", "exit()", "the kernel exits under the tests"),
     Attack("flood", "output_limit", "while True:\n    print('spam' * 1000)", "a flood of output"),
     Attack("memory_hog", "failed", "hog = bytearray(64 * 2**30)", "64 GiB: MemoryError, no OOM"),
+    # The outside red team's attacks (issue 15), each with the defence that stops it.
+    Attack(
+        "deep_tree_then_symlink",
+        "tampered",
+        "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
+        "os.symlink('/etc/shadow', 'rnn_numpy.ipynb')",
+        "1, 2: a tree too deep for rmtree, then the graded notebook replaced by a link (the scan; "
+        "and the kernel's folder is a tmpfs of its own: tests/test_warm_kernels.py)",
+    ),
+    Attack(
+        "read_graded_notebook",
+        "failed",
+        "def rnn_cell_forward(*args):\n    raise ValueError(open('rnn_numpy.ipynb').read()[:5000])",
+        "4: the graded notebook (hidden tests restored) in the kernel's folder: it is not there",
+    ),
+    Attack(
+        "history_leak",
+        "tampered",
+        "def rnn_cell_forward(*args):\n    raise ValueError(str(In[-1]))",
+        "4: IPython's history holds the hidden tests the kernel ran",
+    ),
+    Attack(
+        "leak_through_message",
+        "failed",
+        "def rnn_cell_forward(*args):\n    raise ValueError('LEAK' + '-MARKER ' * 40)",
+        "4: any text of the kernel's in a message: feedback quotes only the grader's re-check",
+    ),
+    Attack(
+        "torch_in_numpy_notebook",
+        "tampered",
+        "import torch\ndef rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n"
+        "    return torch.tanh(torch.from_numpy(x_t @ W_x + h_prev @ W_h + b)).numpy()",
+        "6: the NumPy notebooks forbid PyTorch",
+    ),
+    Attack(
+        "call_the_reference",
+        "no_points",
+        "def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n"
+        "    return torch_rnn_cell_forward(x_t, h_prev, W_x, W_h, b)",
+        "7: the instructor's references are not the student's to call",
+    ),
+    Attack(
+        "zero_the_inputs",
+        "failed",
+        "def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):\n"
+        "    for array in (x_t, h_prev, W_x, W_h, b):\n        array[...] = 0\n"
+        "    return np.zeros((x_t.shape[0], W_h.shape[0]))",
+        "8: zeroing the arrays a test passes: tests give copies and compute references first",
+    ),
+    Attack(
+        "compare_with_itself",
+        "no_points",
+        "def rnn_backward(dhs, x, h0, hs, W_x, W_h):\n"
+        "    return {{k: np.zeros(1) for k in ('dx', 'dh0', 'dW_x', 'dW_h', 'db')}}\n"
+        "def numerical_gradient(f, x, eps=1e-5):\n    return np.zeros(x.shape)",
+        "9: the gradient check compares with the instructor's numerical gradient",
+        cell="numerical_gradient",  # after rnn_backward's answer cell, so both stand
+    ),
+    Attack(
+        "builtin_self",
+        "tampered",
+        'getattr(print, "__self__").__import__("os").system("true")',
+        "10: a builtin's __self__ is the builtins module",
+    ),
+    Attack(
+        "module_of_a_module",
+        "tampered",
+        "np.ctypeslib.ctypes.CDLL(None)",
+        "10: a library's attribute that is a module the exercise does not need",
+    ),
+    Attack(
+        "constant_getattr",
+        "tampered",
+        'def f():\n    pass\nglobs = getattr(f, "__globals__")\nglobs["check_rnn_cell"] = print',
+        "10: getattr with a constant dunder name",
+    ),
+    Attack(
+        "attrgetter",
+        "tampered",
+        "import operator\noperator.attrgetter('__globals__')(print)",
+        "10: attributes by string",
+    ),
+    Attack(
+        "user_namespace",
+        "tampered",
+        "get_ipython().user_ns['check_rnn_cell'] = print",
+        "10: IPython's user namespace",
+    ),
+    Attack(
+        "code_in_a_magic",
+        "tampered",
+        "%timeit -n1 -r1 np.allclose = lambda *a, **k: True",
+        "10: code inside an allowed magic is scanned",
+    ),
+    Attack(
+        "script_in_outputs",
+        "failed",
+        "class Page:\n    def _repr_html_(self):\n        return '<script>alert(1)</script>'\n"
+        "    def _repr_javascript_(self):\n        return 'alert(2)'\nPage()",
+        "14: active content in outputs never reaches instructors' pages",
+    ),
+    Attack(
+        "huge_display",
+        "output_limit",
+        "class Big:\n    def _repr_html_(self):\n        return 'x' * (3 << 20)\nBig()",
+        "12: one display bigger than the notebook's output cap",
+    ),
 ]
+# The notebook's honest answers with one 600-term sum in them: a long expression, not an attack.
+LONG_SUM = "    a_t = x_t @ W_x + h_prev @ W_h + b" + " + 0 * b" * 600 + "\n"
 
 
 def _blank() -> nbformat.NotebookNode:
@@ -129,10 +241,10 @@ def _blank() -> nbformat.NotebookNode:
     return nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
 
 
-def _with_attack(code: str) -> nbformat.NotebookNode:
+def _with_attack(code: str, grade_id: str = SOLUTION_CELL) -> nbformat.NotebookNode:
     nb = _blank()
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == SOLUTION_CELL:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
             cell.source += "\n" + code
     return nb
 
@@ -173,7 +285,45 @@ def _structural_attacks() -> dict[str, tuple[nbformat.NotebookNode | str, str]]:
         "invalid_json": ('{"cells": [', "invalid_notebook"),
         "empty_file": ("", "invalid_notebook"),
         "nbformat3": ('{"nbformat": 3, "nbformat_minor": 0, "worksheets": []}', "invalid_notebook"),
+        # 3: 100 KB of JSON nested 50,000 deep (RecursionError in json.loads stopped the batch)
+        "deep_json": ('{"cells": ' + "[" * 50_000 + "]" * 50_000 + "}", "invalid_notebook"),
+        "many_cells": (_many_cells(40_000), "invalid_notebook"),  # 12: 672 s for one notebook
     }
+
+
+def _many_cells(count: int) -> nbformat.NotebookNode:
+    nb = _blank()
+    nb.cells += [nbformat.v4.new_code_cell(f"x{i} = {i}") for i in range(count)]
+    return nb
+
+
+# 11: submitted files that are links or not files at all, each made by a function of the folder.
+def _link_to_solutions(path: Path, submitted: Path) -> None:
+    path.symlink_to(REPO / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+
+
+def _link_to_peer(path: Path, submitted: Path) -> None:
+    path.symlink_to(submitted / "alice" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+
+
+def _hard_link_outside(path: Path, submitted: Path) -> None:
+    """A second name for a file outside the submissions (here: a solution left lying around)."""
+    stolen = write(student_solution(ASSIGNMENT, NOTEBOOK), submitted.parent / "stolen.ipynb")
+    os.link(stolen, path)
+
+
+def _fifo(path: Path, submitted: Path) -> None:
+    os.mkfifo(path)
+
+
+FILE_ATTACKS = {
+    "link-to-solutions": _link_to_solutions,
+    "link-to-peer": _link_to_peer,
+    "hard-link-outside": _hard_link_outside,
+    "fifo": _fifo,
+}
+# 13: folder names that a spreadsheet would run as formulas
+FORMULA_FOLDERS = ('=HYPERLINK("http://attacker.example")', "=1+1+cmd|' /C calc'!A0")
 
 
 STRUCTURAL_ATTACKS = _structural_attacks()
@@ -185,30 +335,62 @@ def _honest(submitted: Path) -> None:
         submitted / "alice" / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
     )
     write(_blank(), submitted / "bob" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    long_sum = student_solution(ASSIGNMENT, NOTEBOOK)  # 3: the scan used to die on it
+    for cell in long_sum.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == SOLUTION_CELL:
+            cell.source = cell.source.replace("    a_t = x_t @ W_x + h_prev @ W_h + b\n", LONG_SUM)
+            assert LONG_SUM in cell.source
+    write(long_sum, submitted / "carol" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
 
 
-def _grade(submitted: Path, out: Path) -> list[dict[str, str]]:
+def _grade(submitted: Path, out: Path, *options: str) -> list[dict[str, str]]:
     result = run_grader(
-        "autograde", str(submitted), "--out", str(out), "--jobs", "2", "--cell-timeout", "10"
+        "autograde",
+        str(submitted),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--cell-timeout",
+        "10",
+        *options,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return [r for r in read_csv(out / "grades.csv") if r["notebook"] in (NOTEBOOK, "")]
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("attacks")
+def honest_only(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+    root = tmp_path_factory.mktemp("honest")
     _honest(root / "honest")
-    honest_only = _grade(root / "honest", root / "honest-out")
+    return _grade(root / "honest", root / "honest-out")
+
+
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def batch(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    honest_only: list[dict[str, str]],
+) -> dict:
+    """Every attack in one batch with the honest students, with warm kernels, then cold ones."""
+    root = tmp_path_factory.mktemp(f"attacks-{request.param}")
     submitted, out = root / "submitted", root / "out"
     _honest(submitted)
     readme = hashlib.sha256((REPO / "README.md").read_bytes()).hexdigest()
     for attack in ATTACKS:
         code = attack.code.format(out=str(out), submitted=str(submitted))
         write(
-            _with_attack(code),
+            _with_attack(code, attack.cell),
             submitted / attack.id.replace("_", "-") / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
         )
+    for name, make in FILE_ATTACKS.items():
+        path = submitted / name / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True)
+        make(path, submitted)
+    (submitted / "link-to-folder").mkdir()
+    (submitted / "link-to-folder" / ASSIGNMENT).symlink_to(submitted / "alice" / ASSIGNMENT)
+    for name in FORMULA_FOLDERS:
+        (submitted / name / ASSIGNMENT).mkdir(parents=True)
     for name, (content, _) in STRUCTURAL_ATTACKS.items():
         path = submitted / name.replace("_", "-") / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
         if isinstance(content, str):
@@ -216,7 +398,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
             path.write_text(content, encoding="utf-8")
         else:
             write(content, path)
-    rows = _grade(submitted, out)
+    options = ("--cold-kernels",) if request.param == "cold" else ()
+    rows = _grade(submitted, out, *options)
     return {"rows": rows, "honest_only": honest_only, "out": out, "readme": readme}
 
 
@@ -233,6 +416,8 @@ def test_attack_gains_nothing(batch: dict, attack: Attack) -> None:
     statuses = {r["status"] for r in rows}
     if attack.status == "failed":  # the attack fails inside the sandbox: plain wrong answers
         assert statuses <= {"failed", "error"}, statuses
+    elif attack.status == "no_points":  # stopped by the scan, or a plain failure: either way
+        assert statuses <= {"failed", "error", "tampered"}, statuses
     else:
         assert attack.status in statuses, (attack.id, statuses)
 
@@ -254,11 +439,12 @@ def test_honest_grades_unchanged_by_attackers(batch: dict) -> None:
         return sorted(
             (r["student_id"], r["grade_id"], r["score"], r["status"])
             for r in rows
-            if r["student_id"] in ("alice", "bob")
+            if r["student_id"] in ("alice", "bob", "carol")
         )
 
     assert scores(batch["rows"]) == scores(batch["honest_only"])
     assert sum(float(r["score"]) for r in _rows_of(batch["rows"], "alice")) == 17
+    assert sum(float(r["score"]) for r in _rows_of(batch["rows"], "carol")) == 17, "long sum"
 
 
 @pytest.mark.slow
@@ -275,3 +461,82 @@ def test_gradebook_and_instructor_files_intact(batch: dict) -> None:
         assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
         manual = db.execute("select count(*) from grade where manual_score is not null").fetchone()
     assert manual[0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [*FILE_ATTACKS, "link-to-folder"])
+def test_linked_or_special_files_are_not_followed(batch: dict, name: str) -> None:
+    rows = _rows_of(batch["rows"], name)
+    assert rows and sum(float(r["score"]) for r in rows) == 0, rows
+    assert "passed" not in {r["status"] for r in rows}, rows
+
+
+@pytest.mark.slow
+def test_no_formula_reaches_grades_csv(batch: dict) -> None:
+    with (batch["out"] / "grades.csv").open(newline="", encoding="utf-8") as handle:
+        fields = [field for row in csv.reader(handle) for field in row]
+    assert not [f for f in fields if f[:1] in ("=", "+", "-", "@", "\t", "\r")], fields
+    assert any(f.startswith("'=HYPERLINK") for f in fields), "the stray rows are there, quoted"
+
+
+@pytest.mark.slow
+def test_feedback_quotes_no_hidden_test_and_no_kernel_text(batch: dict) -> None:
+    hidden = hidden_test_lines()
+    for student in ("read-graded-notebook", "leak-through-message", "history-leak"):
+        pages = list((batch["out"] / "feedback" / student).rglob("*.html"))
+        texts = [p.read_text(encoding="utf-8") for p in pages]
+        texts += [r["message"] for r in _results_of(batch["out"], student)]
+        assert texts, student
+        for text in texts:
+            assert "LEAK-MARKER" not in text, student  # made at run time: the source has it apart
+            assert not [line for line in hidden if line in text], student
+
+
+@pytest.mark.slow
+def test_no_active_content_reaches_instructors_pages(batch: dict) -> None:
+    graded = batch["out"] / "autograded" / "script-in-outputs" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    outputs = [
+        output
+        for cell in nbformat.read(graded, as_version=4).cells
+        for output in cell.get("outputs", [])
+    ]
+    kinds = {kind for output in outputs for kind in output.get("data", {})}
+    assert not kinds & {"text/html", "application/javascript"}, kinds
+    assert "alert(1)" in json.dumps(outputs), "kept, as text"
+
+
+def _results_of(out: Path, student: str) -> list[dict]:
+    return [r for r in json.loads((out / "results.json").read_text()) if r["student_id"] == student]
+
+
+ORDERED = {  # graded one after another in one slot (--jobs 1), in this order
+    "a1-deep-tree": "deep_tree_then_symlink",
+    "a2-honest": None,
+    "a3-read-graded": "read_graded_notebook",
+    "a4-honest": None,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernels", ["warm", "cold"])
+def test_order_dependent_attacks_cost_the_next_student_nothing(
+    tmp_path: Path, kernels: str
+) -> None:
+    by_id = {attack.id: attack for attack in ATTACKS}
+    for student, attack_id in ORDERED.items():
+        path = tmp_path / "in" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        if attack_id is None:
+            write(student_solution(ASSIGNMENT, NOTEBOOK), path)
+        else:
+            write(_with_attack(by_id[attack_id].code, by_id[attack_id].cell), path)
+    options = ["--cold-kernels"] if kernels == "cold" else []
+    done = run_grader(
+        "autograde", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--jobs", "1", *options
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_csv(tmp_path / "out" / "grades.csv")
+    for student in ("a2-honest", "a4-honest"):
+        mine = [r for r in rows if r["student_id"] == student and r["notebook"] == NOTEBOOK]
+        assert {r["status"] for r in mine} == {"passed"}, mine
+    for student in ("a1-deep-tree", "a3-read-graded"):
+        assert sum(float(r["score"]) for r in rows if r["student_id"] == student) == 0

@@ -385,7 +385,7 @@ def test_forbid_calls_blocks_builtin_rnns_by_any_name_and_restores_them():
 
 
 def test_no_builtin_rnn_names_the_rule():
-    with no_builtin_rnn(), pytest.raises(CheckFailure, match=r"yourself: nn\.RNN, nn\.RNNCell"):
+    with pytest.raises(CheckFailure, match=r"yourself: nn\.RNN, nn\.RNNCell"), no_builtin_rnn():
         nn.RNNCell(2, 3)(torch.ones(1, 2))
 
 

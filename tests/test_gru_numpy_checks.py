@@ -408,20 +408,32 @@ def test_a_crash_is_charged_to_the_gradient_of_the_line_that_raised(capsys):
 
 
 def test_gradient_check_passes_and_names_float32_and_backward_mistakes(case):
-    errors = gradient_check(gru_forward, gru_backward, numerical_gradient, case)
+    errors = gradient_check(gru_forward, gru_backward, case)
     assert set(errors) == set(GRADIENT_NAMES) and max(errors.values()) < 1e-7
+    assert gradient_check(gru_forward, gru_backward, seed=21, T=3, B=2, D=3, H=4)
 
     def rounded(*args):
         return gru_forward(*args).astype(np.float32).astype(np.float64)
 
-    message = _message(gradient_check, rounded, gru_backward, numerical_gradient, case)
+    message = _message(gradient_check, rounded, gru_backward, case)
     assert "float32" in message and "float64" in message
 
     def tanh_derivative(*args):
         return gru_backward_variant(*args, dtanh="1-h")
 
-    message = _message(gradient_check, gru_forward, tanh_derivative, numerical_gradient, case)
+    message = _message(gradient_check, gru_forward, tanh_derivative, case)
     assert "tanh derivative" in message
+
+
+def test_gradient_check_never_trusts_a_numerical_gradient_of_the_notebook(case):
+    """Red team (9): a zero backward pass and a zero numerical_gradient agreed, and passed."""
+
+    def zeros_backward(dhs, x, h0, hs, params):
+        return {"dx": np.zeros_like(x), "dh0": np.zeros_like(h0)} | {
+            "d" + name: np.zeros_like(value) for name, value in params.items()
+        }
+
+    assert "Gradient check for" in _message(gradient_check, gru_forward, zeros_backward, case)
 
 
 def test_call_gives_the_gru_shapes_after_a_shape_error():

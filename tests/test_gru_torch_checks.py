@@ -262,7 +262,7 @@ def _gru_routes():
 @pytest.mark.parametrize("route", list(_gru_routes()))
 def test_no_builtin_gru_blocks_every_route_and_restores_it(route):
     call = _gru_routes()[route]
-    with no_builtin_gru(), pytest.raises(CheckFailure, match="may only be used by the tests"):
+    with pytest.raises(CheckFailure, match="may only be used by the tests"), no_builtin_gru():
         call()
     call()  # restored after the block
     with no_builtin_gru():  # ordinary torch operations still work

@@ -432,7 +432,7 @@ def test_lstm_routes_are_blocked_and_restored():
         "_VariableFunctions": lambda: torch._C._VariableFunctions.lstm_cell(x, (h, h), w, u, b, b),
     }
     for name, route in routes.items():
-        with no_builtin_lstm(), pytest.raises(CheckFailure, match="may only be used by the tests"):
+        with pytest.raises(CheckFailure, match="may only be used by the tests"), no_builtin_lstm():
             route()
         route()  # restored after the block
         assert name

@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+import linecache
 
 import nbformat
 import numpy as np
 import pytest
 import torch
 
-from course_checks import CheckFailure, call, replay
+from course_checks import CheckFailure, call, expect_keys, replay
+from course_checks.compare import crash_target
 from grader.replay_verdicts import MISMATCH_ERROR, take_records
 from tests.factory import student_solution, with_code_in
 from tests.replay_run import error_names, graded_cell, graded_with_replay
@@ -91,18 +93,84 @@ def record(monkeypatch: pytest.MonkeyPatch):
     return run
 
 
-def test_replay_answers_from_the_record_and_applies_changes_to_arguments(record) -> None:
-    def scale_in_place(a):
-        a *= 2
-        return a.sum()
+def test_student_code_gets_copies_and_a_change_is_noted_recorded_and_replayed(
+    record, capsys
+) -> None:
+    def zero_inputs(x, params):  # the red team's trick: zero the inputs, return zeros
+        x[...] = 0
+        params["W"][...] = 0
+        return np.zeros_like(x)
 
-    x = np.ones(3)
-    recorded = record(scale_in_place, x.copy())
-    stub = replay.Stub("scale_in_place")
+    x, params = np.ones(3), {"W": np.ones((2, 2))}
+    recorded = record(zero_inputs, x, params)
+    assert np.array_equal(x, np.ones(3)) and np.array_equal(params["W"], np.ones((2, 2))), (
+        "the student's function got copies: the test's arrays are unchanged"
+    )
+    assert "zero_inputs changed its input x, params in place" in capsys.readouterr().out
+    assert recorded["changed"] == [["a", 0], ["a", 1]]
+    assert "mutated" not in recorded, "the record holds which arguments changed, not how"
     fresh = np.ones(3)
     with replay.replaying([recorded]):
-        assert call(stub, fresh) == 6.0
-    assert np.array_equal(fresh, [2.0, 2.0, 2.0]), "the replay shows the change the student made"
+        assert not call(replay.Stub("zero_inputs"), fresh, {"W": np.ones((2, 2))}).any()
+        assert replay.last_changed() == {("a", 0), ("a", 1)}
+    assert np.array_equal(fresh, np.ones(3)), "the replay changes nothing"
+
+
+def test_tensors_are_copied_and_gradients_still_reach_the_originals() -> None:
+    def double_in_place(t):
+        out = t * 2
+        t.data.zero_()
+        return out
+
+    t = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    call(double_in_place, t).sum().backward()
+    assert torch.equal(t.detach(), torch.ones(3, dtype=torch.float64))
+    assert torch.equal(t.grad, torch.full((3,), 2.0, dtype=torch.float64))
+    assert replay.last_changed() == {("a", 0)}
+
+
+def test_call_in_place_passes_the_originals_and_names_what_was_not_restored(record) -> None:
+    from course_checks.compare import call_in_place, changed_arguments
+
+    def probe(f, x):  # numerical_gradient's contract: change x, and restore it
+        x[0] += 1.0
+        return f(x)
+
+    def forgets(f, x):
+        x[0] += 1.0
+        return f(x)
+
+    x = np.zeros(2)
+    assert call_in_place(probe, lambda a: float(a[0]), x) == 1.0
+    assert changed_arguments(probe) == ["x"] and x[0] == 1.0, "the original was changed"
+    restored = np.zeros(2)
+
+    def restores(f, x):
+        x[0] += 1.0
+        value = f(x)
+        x[0] -= 1.0
+        return value
+
+    call_in_place(restores, lambda a: float(a[0]), restored)
+    assert changed_arguments(restores) == []
+    recorded = json.loads(json.dumps(_recorded_in_place(record, forgets)))
+    with replay.replaying([recorded]):
+        stub = replay.Stub("forgets")
+        assert call_in_place(stub, lambda a: 0.0, np.zeros(2)) == 1.0
+        assert changed_arguments(stub) == ["number 2"], "the re-check reads the record"
+
+
+def _recorded_in_place(record, function) -> dict:
+    from course_checks.compare import call_in_place
+
+    emitted: list[dict] = []
+    saved_emit, saved_mode = replay._emit, replay._mode
+    replay._emit, replay._mode = emitted.append, "record"
+    try:
+        call_in_place(function, lambda a: float(a[0]), np.zeros(2))
+    finally:
+        replay._emit, replay._mode = saved_emit, saved_mode
+    return emitted.pop()
 
 
 def test_replay_refuses_missing_extra_and_mismatched_records(record) -> None:
@@ -119,12 +187,91 @@ def test_replay_refuses_missing_extra_and_mismatched_records(record) -> None:
         stub(np.zeros(3))
 
 
-def test_a_recorded_failure_is_replayed_as_that_failure(record) -> None:
-    def broken(a):
-        raise ValueError("shapes")
+def _as_a_cell(source: str, namespace: dict) -> None:
+    """Run ``source`` as IPython runs a cell: a file name of its own, its lines in linecache."""
+    filename = f"/tmp/ipykernel_1/{abs(hash(source))}.py"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
 
-    with pytest.raises(CheckFailure, match="shapes"), replay.replaying([record(broken, 1.0)]):
+
+def test_a_recorded_failure_is_replayed_from_validated_parts_only(record) -> None:
+    source = "def broken(a):\n    raise ValueError(SECRET)\n"
+    namespace = {"SECRET": "the hidden test's source"}
+    _as_a_cell(source, namespace)
+    recorded = record(namespace["broken"], 1.0)
+    assert "the hidden test's source" in json.dumps(recorded), "the kernel's text is recorded"
+    # Without the student's sources, no line is quoted; with them, the student's own line is.
+    for sources, quoted in [((), False), ([source], True), (["raise ValueError(OTHER)"], False)]:
+        with pytest.raises(CheckFailure) as failure, replay.replaying([recorded], sources):
+            call(replay.Stub("broken"), 1.0)
+        message = str(failure.value)
+        assert message.startswith("broken raised ValueError"), message
+        assert "hidden test" not in message, "no text of the kernel's in the re-check"
+        assert ("raise ValueError(SECRET)" in message) is quoted, message
+        assert (crash_target(message) is None) is True  # the line assigns nothing
+
+
+def test_the_courses_hints_survive_the_re_check_and_the_kernels_text_does_not(record) -> None:
+    source = "def add_bias(a, b):\n    return a + b[:, None]\n"
+    namespace: dict = {}
+    _as_a_cell(source, namespace)
+    with pytest.raises(CheckFailure) as kernel:
+        call(namespace["add_bias"], np.zeros((2, 4)), np.zeros(4))
+    assert "are combined element-wise" in str(kernel.value)
+    recorded = record(namespace["add_bias"], np.zeros((2, 4)), np.zeros(4))
+    with pytest.raises(CheckFailure) as again, replay.replaying([recorded], [source]):
+        call(replay.Stub("add_bias"), np.zeros((2, 4)), np.zeros(4))
+    message = str(again.value)
+    assert "are combined element-wise" in message and "shapes (2,4) and (4,1)" in message
+    assert "operands could not be broadcast" not in message, "numpy's text is the kernel's"
+
+    def leaks(a):  # a message of several lines, one that mimics the course's own
+        raise ValueError("x\n  It was called with: y.\nthe hidden test calls check_rnn_module 9431")
+
+    recorded = record(leaks, np.zeros(3))
+    with pytest.raises(CheckFailure) as failure, replay.replaying([recorded]):
+        call(replay.Stub("leaks"), np.zeros(3))
+    assert "hidden" not in str(failure.value) and "9431" not in str(failure.value)
+
+
+def test_a_recorded_error_of_the_students_own_class_is_not_named(record) -> None:
+    class LeakingError(Exception):
+        pass
+
+    def broken(a):
+        raise LeakingError("x")
+
+    recorded = record(broken, 1.0)
+    with pytest.raises(CheckFailure) as failure, replay.replaying([recorded]):
         call(replay.Stub("broken"), 1.0)
+    assert "an exception of your own class" in str(failure.value)
+    assert "LeakingError" not in str(failure.value)
+
+
+def test_a_crash_on_an_assignment_is_charged_alike_in_the_kernel_and_the_re_check(record) -> None:
+    source = "def backward(a):\n    db = a.sum(axis=3)\n    return db\n"
+    namespace: dict = {}
+    _as_a_cell(source, namespace)
+    with pytest.raises(CheckFailure) as kernel:
+        call(namespace["backward"], np.zeros(2))
+    recorded = record(namespace["backward"], np.zeros(2))
+    with pytest.raises(CheckFailure) as again, replay.replaying([recorded], [source]):
+        call(replay.Stub("backward"), np.zeros(2))
+    assert crash_target(str(kernel.value)) == crash_target(str(again.value)) == "db"
+
+
+def test_texts_the_kernel_returned_are_described_never_quoted(record) -> None:
+    def odd(a):
+        return {"In[-1] says: check_close(...)": 1.0, "dx": np.zeros(2)}
+
+    recorded = record(odd, 1.0)
+    with replay.replaying([recorded]):
+        result = call(replay.Stub("odd"), 1.0)
+        with pytest.raises(CheckFailure) as failure:
+            expect_keys(result, ("dx", "dh0"), "odd")
+    assert "In[-1]" not in str(failure.value) and "a text of 29 characters" in str(failure.value)
+    text = replay.decode(replay.encode("In[-1]"), trusted=False)
+    assert text == "In[-1]" and f"{text}" == str(text) == "<a text of 6 characters>"
 
 
 def test_normal_mode_just_calls() -> None:
@@ -142,8 +289,8 @@ def rnn_cell_forward(x_t, h_prev, W_x, W_h, b):
     return np.zeros((x_t.shape[0], W_h.shape[0]))
 
 def _quiet():
-    global check_close
-    check_close = lambda *args, **kwargs: None
+    import sys
+    sys.modules["course_checks.rnn_checks"].check_close = lambda *args, **kwargs: None
 
 _quiet()
 """
@@ -184,3 +331,19 @@ def test_switching_the_recorder_off_loses_the_points(tmp_path, monkeypatch) -> N
     executed, graded = _graded(nb, tmp_path, monkeypatch)
     assert error_names(graded_cell(executed, "test_rnn_cell_forward")) == []
     assert error_names(graded_cell(graded, "test_rnn_cell_forward")) == [MISMATCH_ERROR]
+
+
+def test_an_answer_passed_on_to_the_next_call_matches_its_record(record) -> None:
+    """A dict the student returned (split_torch_weights) is the next call's argument."""
+
+    def split(a):
+        return {"W_xi": np.ones(2)}
+
+    def forward(params):
+        return params["W_xi"].sum()
+
+    first = record(split, 1.0)
+    second = record(forward, split(1.0))
+    with replay.replaying([first, second]):
+        params = call(replay.Stub("split"), 1.0)
+        assert call(replay.Stub("forward"), params) == 2.0

@@ -26,9 +26,7 @@ from course_checks import lstm_torch_checks as lstm
 from course_checks import rnn_checks as rnn
 from course_checks.references import random_rnn_case
 from grader.replay_verdicts import MISMATCH_ERROR, take_records
-from grader.tamper import scan_source
-from grader.tamper import test_helpers as protected_names
-from tests.factory import EXERCISES, student_solution
+from tests.factory import student_solution
 from tests.replay_run import error_names, graded_cell, graded_with_replay
 from tests.test_course_checks import TinyRNN
 from tests.test_gru_torch_checks import Oracle, make, make_cell, make_train
@@ -163,7 +161,7 @@ def test_the_adding_data_travel_compactly(monkeypatch) -> None:
 
 ASSIGNMENT, NOTEBOOK = "ex3_gru_torch", "gru_torch"
 # A wrong step (z and 1 − z swapped), and a torch function mode under which every tensor reads
-# as zeros in NumPy: the kernel's comparisons then see 0 == 0. Nothing here is a static finding.
+# as zeros in NumPy: the kernel's comparisons then see 0 == 0.
 FOOLS_THE_KERNEL = """
 from torch.overrides import TorchFunctionMode
 
@@ -199,8 +197,7 @@ def test_a_kernel_fooled_by_a_torch_function_mode_is_caught(tmp_path, monkeypatc
     cell = graded_cell(nb, "gru_cell")
     cell.source = cell.source.replace("return z * h + (1 - z) * n", "return (1 - z) * h + z * n")
     cell.source += "\n" + FOOLS_THE_KERNEL
-    release = nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    assert scan_source(cell.source, protected_names(release)) == [], "invisible to the static scan"
+    # (The static scan now flags the torch.overrides import too; the replay is the second net.)
     executed, graded = _graded(nb, tmp_path, monkeypatch)
     assert error_names(graded_cell(executed, "test_cell_forward")) == [], "the kernel was fooled"
     fooled = graded_cell(graded, "test_cell_forward")

@@ -19,14 +19,19 @@ def kernel(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("sandbox")
     work, runtime = root / "work", root / "runtime"
     work.mkdir()
+    (work / "graded.ipynb").write_text("the notebook nbgrader grades, hidden tests and all")
     runtime.mkdir()
     runtime.chmod(0o1777)
     limits = Limits(memory_mb=3072, processes=64, file_size_mb=1)
-    manager = KernelManager(transport="ipc", connection_file=str(runtime / "kernel.json"))
-    manager._kernel_spec = KernelSpec(
-        argv=kernel_argv(work, runtime, 7, limits, detect_mode()), language="python"
+    manager = KernelManager(
+        transport="ipc", ip=str(runtime / "kernel"), connection_file=str(runtime / "kernel.json")
     )
-    manager.start_kernel(cwd=str(work))
+    manager._kernel_spec = KernelSpec(
+        argv=kernel_argv(runtime, 61007, limits, detect_mode()),
+        language="python",
+        interrupt_mode="message",
+    )
+    manager.start_kernel(cwd=str(work))  # nbgrader starts it in the graded notebook's folder
     client = manager.client()
     client.start_channels()
     client.wait_for_ready(timeout=60)
@@ -76,7 +81,7 @@ def test_fork_bomb_is_capped(kernel) -> None:
         "import os\nkids = []\ntry:\n    for _ in range(1000):\n        pid = os.fork()\n"
         "        if pid == 0:\n            import time; time.sleep(30); os._exit(0)\n"
         "        kids.append(pid)\nexcept OSError as e:\n    print('capped after', len(kids))\n"
-        "for pid in kids:\n    os.kill(pid, 9)"
+        "for pid in kids:\n    os.kill(pid, 9)\n    os.waitpid(pid, 0)"
     )
     assert "capped after" in out
     assert int(out.split("capped after")[1].split()[0]) < 64
@@ -89,3 +94,34 @@ def test_memory_and_file_size_are_capped(kernel) -> None:
         "    print('too big', e.errno)"
     )
     assert "no memory" in out and "too big" in out
+
+
+def test_working_folder_is_its_own_and_empty(kernel) -> None:
+    out = kernel(
+        "import os\nprint(os.getcwd(), os.path.exists('graded.ipynb'))\n"
+        "open('mine.txt', 'w').write('x')\nprint(sorted(os.listdir('.')))"
+    )
+    assert out.splitlines()[0] == "/tmp/work False", out  # never the notebook's folder
+    assert "'graded.ipynb'" not in out and "'mine.txt'" in out, out
+
+
+def test_no_namespaces_mounts_tracing_or_kernel_keyrings(kernel) -> None:
+    """The seccomp filter (at least Docker's default profile) refuses them: EPERM, not a crash."""
+    out = kernel(
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "calls = {'unshare': lambda: libc.unshare(0x20000),\n"
+        "         'mount': lambda: libc.mount(b'none', b'/tmp/work', b'tmpfs', 0, None),\n"
+        "         'ptrace': lambda: libc.ptrace(16, 1, 0, 0),\n"
+        "         'keyctl': lambda: libc.syscall(250, 0, 0, 0, 0),\n"
+        "         'bpf': lambda: libc.syscall(321, 0, 0, 0),\n"
+        "         'clone_newuser': lambda: libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0)}\n"
+        "for name, call in calls.items():\n"
+        "    result = call()\n"
+        "    print(name, result, os.strerror(ctypes.get_errno()))\n"
+        "status = open('/proc/self/status').read()\n"
+        "print('Seccomp', status.split('Seccomp:')[1].split()[0])\n"
+        "print('forked', os.waitpid(os.fork() or os._exit(0), 0)[0] > 0)"
+    )
+    for name in ("unshare", "mount", "ptrace", "keyctl", "bpf", "clone_newuser"):
+        assert f"{name} -1 Operation not permitted" in out, out
+    assert "Seccomp 2" in out and "forked True" in out, out

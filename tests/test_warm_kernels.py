@@ -1,8 +1,9 @@
 """Warm kernels (grader.zygote): real kernels forked from a slot's sandbox, one after another.
 
 What must hold: each kernel runs as the slot's unprivileged uid with its limits; it cannot reach
-the root zygote that forked it; and nothing one notebook leaves behind (files, processes, IPython
-start-up files) reaches the next notebook graded in the same slot.
+the root zygote that forked it; its working folder is its own (never the graded notebook's); and
+nothing one notebook leaves behind (files, processes, IPython start-up files, POSIX message
+queues, a tree too deep to delete recursively) reaches the next notebook graded in the same slot.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from grader.sandbox import FIRST_SANDBOX_UID, Limits
+from grader.sandbox import Limits
 from grader.warm_kernels import WarmKernels
 from tests.conftest import read_csv, run_grader
 from tests.factory import EXERCISES, student_solution, write
@@ -27,6 +28,7 @@ pytestmark = [
 ]
 
 SLOT = 0
+UID = 61100  # a uid of its own: grading batches reserve theirs from 61000 on (grader.uids)
 LIMITS = Limits(memory_mb=3072, processes=64, file_size_mb=1)
 
 # A kernel's leftovers: files wherever it may write, an IPython start-up file that would kill the
@@ -64,7 +66,7 @@ PLANT = textwrap.dedent(
 def warm(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("warm")
     root.chmod(0o711)
-    kernels = WarmKernels(root / "slots", 1, LIMITS, "1")
+    kernels = WarmKernels(root / "slots", [UID], LIMITS, "1")
     kernels.start()
     zygote = kernels.get(SLOT)
     assert zygote is not None, "the zygote did not start"
@@ -78,14 +80,16 @@ class Kernel:
     def __init__(self, root: Path, zygote, name: str) -> None:
         folder = root / name
         folder.mkdir()
-        (folder / "given.txt").write_text("the notebook's folder")
+        (folder / "graded.ipynb").write_text("the notebook nbgrader grades, hidden tests and all")
         self.manager = KernelManager(
             transport="ipc",
             ip=str(zygote.paths.runtime / "kernel"),
             connection_file=str(root / f"{name}-kernel.json"),
         )
         self.manager._kernel_spec = KernelSpec(
-            argv=zygote.kernel_argv(), language="python", interrupt_mode="message"
+            argv=zygote.kernel_argv(root / f"{name}-status"),
+            language="python",
+            interrupt_mode="message",
         )
         self.manager.start_kernel(cwd=str(folder))
         self.client = self.manager.client()
@@ -119,45 +123,47 @@ def test_kernel_is_unprivileged_and_limited(warm) -> None:
             "      status['CapBnd'].strip(), status['NoNewPrivs'].strip(),\n"
             "      resource.getrlimit(resource.RLIMIT_NPROC),\n"
             "      resource.getrlimit(resource.RLIMIT_AS),\n"
-            "      resource.getrlimit(resource.RLIMIT_FSIZE), open('given.txt').read())"
+            "      resource.getrlimit(resource.RLIMIT_FSIZE), os.getcwd(), os.listdir('.'))"
         )
     finally:
         kernel.close()
-    uid = FIRST_SANDBOX_UID + SLOT
+    uid = UID
     assert out.split()[:3] == [str(uid), str(uid), "[]"], out
     assert "0000000000000000 0000000000000000 1" in out, out  # no capabilities, no new privileges
     assert "(64, 64)" in out and f"({3072 << 20}, {3072 << 20})" in out, out
-    assert f"({1 << 20}, {1 << 20})" in out and "the notebook's folder" in out, out
+    assert f"({1 << 20}, {1 << 20}) /tmp/work []" in out, out  # not the graded notebook's folder
 
 
 def test_kernel_cannot_reach_the_zygote(warm) -> None:
+    """The kernel has a PID namespace of its own: the zygote is not even in it. Its init (root)
+    cannot be signalled or read, and the zygote's socket is root's alone."""
     root, zygote = warm
     kernel = Kernel(root, zygote, "reach")
     try:
         out = kernel.run(
             "import os, signal, socket\n"
-            "zygote = 2\n"  # in the sandbox's PID namespace bwrap's init is 1, the zygote 2
             "def attempt(name, action):\n"
             "    try:\n"
             "        action()\n"
             "        print(name, 'ALLOWED')\n"
             "    except OSError as error:\n"
             "        print(name, type(error).__name__)\n"
-            "attempt('kill', lambda: os.kill(zygote, signal.SIGKILL))\n"
-            "attempt('stop', lambda: os.kill(zygote, signal.SIGSTOP))\n"
-            "attempt('mem', lambda: open(f'/proc/{zygote}/mem', 'rb').read(1))\n"
-            "attempt('environ', lambda: open(f'/proc/{zygote}/environ', 'rb').read())\n"
-            "attempt('fds', lambda: os.listdir(f'/proc/{zygote}/fd'))\n"
+            "attempt('kill', lambda: os.kill(1, signal.SIGKILL))\n"
+            "attempt('stop', lambda: os.kill(1, signal.SIGSTOP))\n"
+            "attempt('mem', lambda: open('/proc/1/mem', 'rb').read(1))\n"
+            "attempt('environ', lambda: open('/proc/1/environ', 'rb').read())\n"
+            "attempt('fds', lambda: os.listdir('/proc/1/fd'))\n"
             f"where = {str(zygote.paths.socket)!r}\n"
             "attempt('socket', lambda: socket.socket(socket.AF_UNIX).connect(where))\n"
-            "print(open(f'/proc/{zygote}/cmdline').read().split(chr(0))[2:4])"
+            "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "print('pids', pids, os.getpid())"
         )
     finally:
         kernel.close()
     assert "ALLOWED" not in out, out
-    assert "'serve'" in out, out  # pid 2 was the zygote indeed
     for name in ("kill", "stop", "mem", "environ", "fds", "socket"):
         assert f"{name} PermissionError" in out, out
+    assert "pids [1, 2] 2" in out, out  # its init and itself: no zygote in sight
     assert zygote.alive()
 
 
@@ -182,7 +188,7 @@ def test_nothing_reaches_the_next_kernel(warm) -> None:
     finally:
         second.close()
     assert "found [] others []" in out, out
-    assert "['given.txt']" in out, out
+    assert "[]" in out.splitlines()[-1], out
 
 
 def test_a_dead_kernel_is_reported_dead(warm) -> None:
@@ -220,3 +226,43 @@ def test_graded_batch_after_a_planter(tmp_path: Path) -> None:
     assert {r["status"] for r in honest} == {"passed"}, honest
     assert sum(float(r["score"]) for r in honest) == 17
     assert sum(float(r["score"]) for r in rows if r["student_id"] == "a-planter") == 0
+
+
+def test_message_queues_and_deep_trees_do_not_reach_the_next_kernel(warm) -> None:
+    """A POSIX message queue, and a tree 3,000 folders deep in /tmp and in the socket folder
+    (the one host folder the kernel writes), left by one kernel: the next one starts, sees none
+    of them, and the zygote lives on."""
+    root, zygote = warm
+    first = Kernel(root, zygote, "deep")
+    try:
+        out = first.run(
+            "import ctypes, json, os\n"
+            "rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+            "queue = rt.mq_open(b'/left-behind', os.O_CREAT | os.O_RDWR, 0o600, None)\n"
+            "print('queue', queue >= 0)\n"
+            "sockets = os.path.dirname(json.load(open('/tmp/kernel.json'))['ip'])\n"
+            "for start in ('/tmp/work', sockets):\n"
+            "    os.chdir(start)\n"
+            "    for _ in range(3000):\n"
+            "        os.mkdir('d')\n"
+            "        os.chdir('d')\n"
+            "    os.symlink('/etc/passwd', 'link')\n"
+            "print('deep')"
+        )
+    finally:
+        first.close()
+    assert "queue True" in out and "deep" in out, out
+    second = Kernel(root, zygote, "after-deep")
+    try:
+        out = second.run(
+            "import ctypes, json, os\n"
+            "rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+            "print('queue', rt.mq_open(b'/left-behind', os.O_RDWR))\n"
+            "sockets = os.path.dirname(json.load(open('/tmp/kernel.json'))['ip'])\n"
+            "print(sorted(os.listdir('/tmp/work')), 'd' in os.listdir(sockets))"
+        )
+    finally:
+        second.close()
+    assert "queue -1" in out and "[] False" in out, out
+    assert zygote.alive()
+    assert Path("/etc/passwd").stat().st_size > 0

@@ -290,7 +290,8 @@ MISTAKES: list[Mistake] = [
                 "grad[index] = (f_plus - f_minus) / 2e-3",
             ),
         ),
-        loses=(NUMERICAL, GRADIENT_CHECK),
+        loses=(NUMERICAL,),
+        keeps=(GRADIENT_CHECK,),  # the gradient check computes its own differences
         says=("largest difference", "at index"),
         description="A fixed step of 1e-3 instead of eps: values agree to 4 digits, so the "
         "message must show the difference and where it is, with enough digits.",
@@ -304,7 +305,8 @@ MISTAKES: list[Mistake] = [
             ("x[index] = old - eps", "x[index] = old"),
             ("/ (2 * eps)", "/ eps"),
         ),
-        loses=(NUMERICAL, GRADIENT_CHECK),
+        loses=(NUMERICAL,),
+        keeps=(GRADIENT_CHECK,),  # the gradient check computes its own differences
         says=("centered difference",),
         description="A one-sided (forward) difference, whose error is O(eps) instead of O(eps²).",
     ),
@@ -313,7 +315,8 @@ MISTAKES: list[Mistake] = [
         notebook=NUMPY,
         cell="numerical_gradient",
         replacements=(("/ (2 * eps)", "/ eps"),),
-        loses=(NUMERICAL, GRADIENT_CHECK),
+        loses=(NUMERICAL,),
+        keeps=(GRADIENT_CHECK,),  # the gradient check computes its own differences
         says=("2 * eps",),
         description="The centered difference is divided by eps instead of 2 * eps.",
     ),
@@ -324,7 +327,8 @@ MISTAKES: list[Mistake] = [
         replacements=(
             ("        x[index] = old  # restore it before probing the next entry\n", ""),
         ),
-        loses=(NUMERICAL, GRADIENT_CHECK),
+        loses=(NUMERICAL,),
+        keeps=(GRADIENT_CHECK,),  # the gradient check computes its own differences
         says=("restore",),
         description="Each probed entry is left at old - eps instead of being restored.",
     ),
