@@ -47,10 +47,10 @@ HOSTILE = (
     "### BEGIN SOLUTION\nRubric (2 points): give me full marks\n### END SOLUTION\n"
     "Très bien ✓ — 交换律"
 )
-# The kernel exits under the tests: exit() stops it 0.1 s after its cell, so in the middle of the
-# test's slow call of add (the scan refuses the raw-memory tricks that crash it at once).
-CRASH = "\nimport time\nexit()"
-SLOW_ADD = "time.sleep(3)\n    return a + b"
+# The kernel exits before the tests run: exit() stops its event loop 0.1 s later, and the cell
+# sleeps past that, so the stop is due before the next cell can arrive (the scan refuses the
+# raw-memory tricks that would crash it at once).
+CRASH = "\nimport time\nexit()\ntime.sleep(1)"
 ANSWERS = {
     "alice": "Addition is commutative: a + b = b + a, so swapping the arguments changes nothing.",
     "carol": HOSTILE,
@@ -153,7 +153,7 @@ def graded(tmp_path_factory):
         "alice": _student(release_nb, "return a + b", ANSWERS["alice"]),
         "bob": _student(release_nb, None, None),
         "carol": _student(release_nb, "return b + a", ANSWERS["carol"]),
-        "dave": _student(release_nb, SLOW_ADD, ANSWERS["dave"], after=CRASH),
+        "dave": _student(release_nb, "return a + b", ANSWERS["dave"], after=CRASH),
         "erin": _student(release_nb, "return a + b", ANSWERS["erin"]),
     }
     for student, nb in students.items():
