@@ -130,14 +130,7 @@ def kernel_argv(
             "{connection_file}",
         ]
     limited = [
-        "prlimit",
-        f"--as={limits.memory_mb << 20}",
-        f"--nproc={limits.processes}",
-        f"--fsize={limits.file_size_mb << 20}",
-        f"--nofile={limits.open_files}",
-        f"--cpu={limits.cpu_seconds}",
-        "--core=0",
-        "--",
+        *_prlimit(limits),
         python,
         "-m",
         "ipykernel_launcher",
@@ -153,19 +146,10 @@ def kernel_argv(
             f"cd {work} && {checks} && exec {shlex.join(limited)}"
         )
         return ["sh", "-c", script, "{connection_file}"]
-    drop_privileges = [
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-    ]
     script = (
         f'install -m 0400 -o {uid} -g {uid} "$0" {runtime_dir}/kernel.json && '
         f"install -d -m 0700 -o {uid} -g {uid} {runtime_dir}/home {work} && "
-        f"cd {work} && {checks} && exec {shlex.join([*drop_privileges, *limited])}"
+        f"cd {work} && {checks} && exec {shlex.join([*_setpriv(uid), *limited])}"
     )
     return ["sh", "-c", script, "{connection_file}"]
 
@@ -184,17 +168,31 @@ def zygote_limits(limits: Limits) -> dict[str, int]:
     }
 
 
+RLIMITS = ("as", "nproc", "fsize", "nofile", "cpu", "core")  # of zygote_limits, for prlimit
+
+
+def _prlimit(limits: Limits) -> list[str]:
+    """``prlimit`` with the rlimits :mod:`grader.zygote` sets in a sandbox, then ``--``."""
+    values = zygote_limits(limits)
+    return ["prlimit", *(f"--{name}={values[name]}" for name in RLIMITS), "--"]
+
+
+def _setpriv(uid: int) -> list[str]:
+    """``setpriv`` to ``uid``: no groups, no capabilities, no new privileges."""
+    return [
+        *("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"),
+        *("--bounding-set=-all", "--no-new-privs"),
+    ]
+
+
 @functools.lru_cache(maxsize=8)
 def can_drop_to(uid: int) -> bool:
     """Whether the kernel can run as ``uid`` without bubblewrap: root, and the interpreter is
     readable by that uid (a Python under ``/root`` is not)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return False
-    command = [
-        *("setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"),
-        *("--bounding-set=-all", "--no-new-privs", "prlimit", "--core=0", "--"),
-        *(sys.executable, "-c", ""),
-    ]  # as the kernel runs: without prlimit, setpriv alone runs even what the uid cannot read
+    # As the kernel runs: without prlimit, setpriv alone runs even what the uid cannot read.
+    command = [*_setpriv(uid), *_prlimit(Limits()), sys.executable, "-c", ""]
     probe = subprocess.run(command, capture_output=True, check=False, timeout=60)
     return probe.returncode == 0
 
