@@ -33,6 +33,12 @@ class Attack:
     code: str = ""  # appended to the blank answer cell; {out}, {submitted} are filled in
     description: str = ""
     cell: str = SOLUTION_CELL  # the answer cell the code goes in
+    assignment: str = ASSIGNMENT  # the notebook the attack is handed in as
+    notebook: str = NOTEBOOK
+
+    @property
+    def student(self) -> str:
+        return self.id.replace("_", "-")
 
 
 ATTACKS = [
@@ -232,17 +238,86 @@ ATTACKS = [
         "12: one display bigger than the notebook's output cap",
     ),
 ]
+# 5: torch's fused kernels reached through torch._C, past the torch-function guards, in each of
+# the three PyTorch notebooks (the dispatcher-level guard behind the scan: tests/test_guards.py).
+FUSED = "with torch._C.DisableTorchFunction():\n        return torch._C._VariableFunctions"
+ATTACKS += [
+    Attack(
+        "fused_rnn",
+        "tampered",
+        f"def rnn_step(x_t, h_prev, W_x, W_h, b):\n    {FUSED}.rnn_tanh_cell("
+        "x_t, h_prev, W_x.T.contiguous(), W_h.T.contiguous(), b, None)",
+        "5: nn.RNN's fused cell through torch._C",
+        cell="rnn_step",
+        assignment="ex1_rnn",
+        notebook="rnn_torch",
+    ),
+    Attack(
+        "fused_gru",
+        "tampered",
+        "class GRUCellFromScratch(nn.Module):\n"
+        "    def __init__(self, input_size, hidden_size, dtype=torch.float64, device=None):\n"
+        "        super().__init__()\n"
+        "        reference = nn.GRUCell(input_size, hidden_size, dtype=dtype, device=device)\n"
+        "        self.weight_ih, self.weight_hh = reference.weight_ih, reference.weight_hh\n"
+        "        self.bias_ih, self.bias_hh = reference.bias_ih, reference.bias_hh\n"
+        "    def forward(self, x_t, h):\n"
+        "        with torch._C.DisableTorchFunction():\n"
+        "            return torch._C._VariableFunctions.gru_cell("
+        "x_t, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)",
+        "5: nn.GRU's fused cell through torch._C",
+        cell="gru_cell",
+        assignment="ex3_gru_torch",
+        notebook="gru_torch",
+    ),
+    Attack(
+        "fused_lstm",
+        "tampered",
+        "def lstm_cell(x_t, h, c, weight_ih, weight_hh, bias_ih, bias_hh):\n"
+        f"    {FUSED}.lstm_cell(x_t, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)",
+        "5: nn.LSTM's fused cell through torch._C",
+        cell="lstm_cell",
+        assignment="ex4_lstm",
+        notebook="lstm_torch",
+    ),
+    # 6: the NumPy notebooks of the GRU and the LSTM answered with PyTorch's modules
+    Attack(
+        "torch_in_gru_numpy",
+        "tampered",
+        "import torch\ndef gru_cell_forward(x_t, h_prev, params):\n"
+        "    cell = torch.nn.GRUCell(x_t.shape[1], h_prev.shape[1], dtype=torch.float64)\n"
+        "    return cell(torch.from_numpy(x_t), torch.from_numpy(h_prev)).detach().numpy()",
+        "6: PyTorch in the GRU's NumPy notebook",
+        cell="gru_cell_forward",
+        assignment="ex2_gru_numpy",
+        notebook="gru_numpy",
+    ),
+    Attack(
+        "torch_in_lstm_numpy",
+        "tampered",
+        "from torch import nn\ndef lstm_cell_forward(x_t, h_prev, c_prev, params):\n"
+        "    return nn.LSTMCell(x_t.shape[1], h_prev.shape[1])",
+        "6: PyTorch in the LSTM's NumPy notebook",
+        cell="lstm_cell_forward",
+        assignment="ex4_lstm",
+        notebook="lstm_numpy",
+    ),
+]
+OTHER_NOTEBOOKS = {a.student for a in ATTACKS if a.notebook != NOTEBOOK}
+
+
 # The notebook's honest answers with one 600-term sum in them: a long expression, not an attack.
 LONG_SUM = "    a_t = x_t @ W_x + h_prev @ W_h + b" + " + 0 * b" * 600 + "\n"
 
 
-def _blank() -> nbformat.NotebookNode:
+def _blank(assignment: str = ASSIGNMENT, notebook: str = NOTEBOOK) -> nbformat.NotebookNode:
     """The released notebook as handed out: every answer still raises NotImplementedError."""
-    return nbformat.read(EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    return nbformat.read(EXERCISES / assignment / f"{notebook}.ipynb", as_version=4)
 
 
-def _with_attack(code: str, grade_id: str = SOLUTION_CELL) -> nbformat.NotebookNode:
-    nb = _blank()
+def _with_attack(code: str, grade_id: str = SOLUTION_CELL, *where: str) -> nbformat.NotebookNode:
+    nb = _blank(*where)
+    assert grade_id in {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
             cell.source += "\n" + code
@@ -356,7 +431,9 @@ def _grade(submitted: Path, out: Path, *options: str) -> list[dict[str, str]]:
         *options,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return [r for r in read_csv(out / "grades.csv") if r["notebook"] in (NOTEBOOK, "")]
+    rows = read_csv(out / "grades.csv")
+    mine = {NOTEBOOK, ""}
+    return [r for r in rows if r["notebook"] in mine or r["student_id"] in OTHER_NOTEBOOKS]
 
 
 @pytest.fixture(scope="module")
@@ -380,8 +457,8 @@ def batch(
     for attack in ATTACKS:
         code = attack.code.format(out=str(out), submitted=str(submitted))
         write(
-            _with_attack(code, attack.cell),
-            submitted / attack.id.replace("_", "-") / ASSIGNMENT / f"{NOTEBOOK}.ipynb",
+            _with_attack(code, attack.cell, attack.assignment, attack.notebook),
+            submitted / attack.student / attack.assignment / f"{attack.notebook}.ipynb",
         )
     for name, make in FILE_ATTACKS.items():
         path = submitted / name / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
@@ -410,7 +487,7 @@ def _rows_of(rows: list[dict[str, str]], student: str) -> list[dict[str, str]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.id)
 def test_attack_gains_nothing(batch: dict, attack: Attack) -> None:
-    rows = _rows_of(batch["rows"], attack.id.replace("_", "-"))
+    rows = [r for r in _rows_of(batch["rows"], attack.student) if r["notebook"] == attack.notebook]
     assert rows, f"no rows for {attack.id}"
     assert sum(float(r["score"]) for r in rows) == 0, attack.description
     statuses = {r["status"] for r in rows}
