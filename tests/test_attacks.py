@@ -436,24 +436,9 @@ def _grade(submitted: Path, out: Path, *options: str) -> list[dict[str, str]]:
     return [r for r in rows if r["notebook"] in mine or r["student_id"] in OTHER_NOTEBOOKS]
 
 
-@pytest.fixture(scope="module")
-def honest_only(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
-    root = tmp_path_factory.mktemp("honest")
-    _honest(root / "honest")
-    return _grade(root / "honest", root / "honest-out")
-
-
-@pytest.fixture(scope="module", params=["warm", "cold"])
-def batch(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    honest_only: list[dict[str, str]],
-) -> dict:
-    """Every attack in one batch with the honest students, with warm kernels, then cold ones."""
-    root = tmp_path_factory.mktemp(f"attacks-{request.param}")
-    submitted, out = root / "submitted", root / "out"
+def write_batch(submitted: Path, out: Path) -> None:
+    """Write the honest students and every attack under ``submitted`` (graded into ``out``)."""
     _honest(submitted)
-    readme = hashlib.sha256((REPO / "README.md").read_bytes()).hexdigest()
     for attack in ATTACKS:
         code = attack.code.format(out=str(out), submitted=str(submitted))
         write(
@@ -475,6 +460,26 @@ def batch(
             path.write_text(content, encoding="utf-8")
         else:
             write(content, path)
+
+
+@pytest.fixture(scope="module")
+def honest_only(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, str]]:
+    root = tmp_path_factory.mktemp("honest")
+    _honest(root / "honest")
+    return _grade(root / "honest", root / "honest-out")
+
+
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def batch(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    honest_only: list[dict[str, str]],
+) -> dict:
+    """Every attack in one batch with the honest students, with warm kernels, then cold ones."""
+    root = tmp_path_factory.mktemp(f"attacks-{request.param}")
+    submitted, out = root / "submitted", root / "out"
+    readme = hashlib.sha256((REPO / "README.md").read_bytes()).hexdigest()
+    write_batch(submitted, out)
     options = ("--cold-kernels",) if request.param == "cold" else ()
     rows = _grade(submitted, out, *options)
     return {"rows": rows, "honest_only": honest_only, "out": out, "readme": readme}

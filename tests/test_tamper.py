@@ -16,7 +16,7 @@ from grader import tamper
 from grader.integrity import rebuild
 from grader.tamper import TOO_DEEP, defined_names, scan_cells, scan_notebook
 from tests.factory import EXERCISES, all_mistakes, student_solution, with_mistake
-from tests.test_attacks import ATTACKS, SOLUTION_CELL
+from tests.test_attacks import ATTACKS
 from tests.test_warnings_feedback import LEAK, VARIANTS, _variant_notebook
 from tests.tiny_course import write_tiny_course
 
@@ -425,14 +425,14 @@ RUNS = {"failed", "timeout", "kernel_crashed", "output_limit"}
 def test_the_attack_catalogue(attack) -> None:
     """tests/test_attacks.py: a "tampered" attack is found; one that must run is not."""
     code = attack.code.replace("{out}", "/tmp/out").replace("{submitted}", "/tmp/submitted")
-    nb = _release(RNN_NUMPY)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == getattr(
-            attack, "cell", SOLUTION_CELL
-        ):
-            cell.source += "\n" + code
-    findings = _scan(nb, RNN_NUMPY)
-    stale = "check_close" in attack.code and "check_close" not in _helpers(RNN_NUMPY)
+    notebook = f"{attack.assignment}/{attack.notebook}"  # the notebook it is handed in as
+    nb = _release(notebook)
+    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == attack.cell]
+    assert cells, f"{notebook} has no answer cell {attack.cell!r}"
+    for cell in cells:
+        cell.source += "\n" + code
+    findings = _scan(nb, notebook)
+    stale = "check_close" in attack.code and "check_close" not in _helpers(notebook)
     if attack.status == "tampered" and not findings and stale:
         pytest.skip("stale: it replaces check_close, which rnn_numpy's tests no longer import")
     if attack.status == "tampered":
