@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from . import replay
+from course_checks import replay
+from course_checks.errors import CheckFailure
 
 __all__ = [
-    "CheckFailure",
     "as_numpy",
     "call",
     "call_in_place",
@@ -40,10 +40,6 @@ __all__ = [
     "unpack_hint",
     "worst_entry",
 ]
-
-
-class CheckFailure(AssertionError):
-    """A test found a wrong answer; the message says what is wrong in plain words."""
 
 
 def as_numpy(value: Any) -> Any:

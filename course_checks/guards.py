@@ -4,50 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from .compare import CheckFailure
+from course_checks.errors import CheckFailure
 
 __all__ = [
-    "NO_BUILTIN_RNN_REASON",
     "RECURRENT_DECOMPOSITIONS",
     "RECURRENT_OPERATORS",
-    "RNN_BUILTINS",
+    "BuiltinGuard",
     "block_recurrent_kernels",
     "block_torch_ops",
     "builtin_recurrent_classes",
-    "check_no_builtin_rnn_modules",
+    "float_recurrent_classes",
     "forbid_calls",
     "no_builtin_recurrent",
-    "no_builtin_rnn",
 ]
-
-# Every public route to PyTorch's fused RNN: the modules and the functions behind them.
-RNN_BUILTINS = (
-    "torch.nn.RNN.forward",
-    "torch.nn.RNNCell.forward",
-    "torch.rnn_tanh",
-    "torch.rnn_tanh_cell",
-    "torch.rnn_relu",
-    "torch.rnn_relu_cell",
-    "torch._VF.rnn_tanh",
-    "torch._VF.rnn_tanh_cell",
-    "torch._VF.rnn_relu",
-    "torch._VF.rnn_relu_cell",
-)
-
-
-NO_BUILTIN_RNN_REASON = (
-    "Compute h_t = tanh(x_t @ W_x + h_prev @ W_h + b) yourself: nn.RNN, nn.RNNCell and torch's "
-    "rnn_tanh functions may only be used by the tests."
-)
-
-
-def no_builtin_rnn() -> contextlib.AbstractContextManager[None]:
-    """The hidden tests' guard of the vanilla-RNN exercise (:func:`no_builtin_recurrent`)."""
-    return no_builtin_recurrent(RNN_BUILTINS, NO_BUILTIN_RNN_REASON)
-
 
 # Every operator of torch's built-in recurrent kernels, by its ``aten`` name: the fused layers and
 # cells (float, quantized) and the backends' kernels behind them. Blocked at the dispatcher, so
@@ -291,22 +264,6 @@ def forbid_calls(targets: tuple[str, ...], reason: str) -> Iterator[None]:
                 setattr(owner, attribute, original)
 
 
-def check_no_builtin_rnn_modules(module: Any, what: str = "RNNFromScratch") -> None:
-    """Fail if ``module`` holds a built-in recurrent module (nn.RNN, nn.GRU, nn.LSTM, nn.*Cell)."""
-    __tracebackhide__ = True
-    import torch
-
-    builtins = (torch.nn.RNNBase, torch.nn.modules.rnn.RNNCellBase)
-    for name, submodule in module.named_modules():
-        if isinstance(submodule, builtins):
-            where = f"self.{name}" if name else "the module itself"
-            raise CheckFailure(
-                f"{what} contains a built-in recurrent module ({where} is an "
-                f"nn.{type(submodule).__name__}). Write the recurrence yourself with nn.Parameter "
-                f"weights; nn.RNN and nn.RNNCell are only allowed in the tests."
-            )
-
-
 @contextlib.contextmanager
 def block_torch_ops(names: frozenset[str], reason: str) -> Iterator[None]:
     """Within the block, any torch function or ``torch.ops.aten`` overload in ``names`` raises.
@@ -376,3 +333,59 @@ def _resolve_owner(path: str) -> tuple[object | None, str]:
             return None, parts[-1]
         return obj, parts[-1]
     return None, parts[-1]
+
+
+def float_recurrent_classes() -> tuple[type, ...]:
+    """PyTorch's float recurrent modules and cells (``nn.RNN``, ``nn.GRUCell``, …)."""
+    import torch
+
+    return (torch.nn.RNNBase, torch.nn.modules.rnn.RNNCellBase)
+
+
+@dataclass(frozen=True)
+class BuiltinGuard:
+    """The hidden tests' guard against one exercise's built-in layer: configuration per cell type.
+
+    ``targets`` are the Python-level routes to the layer (:func:`forbid_calls`); ``operators``
+    the ``torch.ops.aten`` names also blocked by name (:func:`block_torch_ops`), besides every
+    recurrent kernel, blocked at the dispatcher; ``reason`` is what a blocked call says. ``module``
+    is how the tests name the student's class, ``instead`` the advice when it holds a built-in
+    module of ``classes``; with ``require_module``, anything but an ``nn.Module`` fails first.
+    """
+
+    targets: tuple[str, ...]
+    reason: str
+    module: str
+    instead: str
+    operators: frozenset[str] = frozenset()
+    classes: Callable[[], tuple[type, ...]] = builtin_recurrent_classes
+    require_module: bool = True
+
+    def block(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block, any route to the built-in layer raises :class:`CheckFailure`."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(no_builtin_recurrent(self.targets, self.reason))
+        if self.operators:
+            stack.enter_context(block_torch_ops(self.operators, self.reason))
+        return stack
+
+    def guarded(self, on: bool) -> contextlib.AbstractContextManager[None]:
+        """:meth:`block` where ``on`` (the hidden tests), else nothing."""
+        return self.block() if on else contextlib.nullcontext()
+
+    def check_modules(self, module: Any, what: str = "") -> None:
+        """Fail if ``module`` is or holds a built-in recurrent module (``nn.GRU``, …)."""
+        __tracebackhide__ = True
+        what = what or self.module
+        if self.require_module:
+            import torch
+
+            if not isinstance(module, torch.nn.Module):
+                raise CheckFailure(f"{what} must be an nn.Module; got a {type(module).__name__}.")
+        for name, submodule in module.named_modules():
+            if isinstance(submodule, self.classes()):
+                where = f"self.{name}" if name else "the module itself"
+                raise CheckFailure(
+                    f"{what} contains a built-in recurrent module ({where} is an "
+                    f"nn.{type(submodule).__name__}). {self.instead}"
+                )

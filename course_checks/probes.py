@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from . import replay
-from .compare import CheckFailure, as_numpy, check_true, uniform_spread
+from course_checks import replay
+from course_checks.compare import as_numpy, check_true, uniform_spread
+from course_checks.errors import CheckFailure
 
 __all__ = [
     "attempt",

@@ -27,7 +27,12 @@ import sys
 import warnings
 from collections.abc import Iterable, Iterator
 
-__all__ = ["NOTE_PREFIX", "caught", "feedback_notes", "format_notes"]
+__all__ = [
+    "NOTE_PREFIX",
+    "caught",
+    "feedback_notes",
+    "format_notes",
+]
 
 NOTE_PREFIX = "Note (no points lost): "
 _MAX_NOTES = 5

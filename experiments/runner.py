@@ -39,7 +39,8 @@ DEFAULT_CACHE = PACKAGE.parent / "_build" / ".experiments"
 
 # The modules a result depends on; the runner, the protocol and the tables only choose, schedule
 # and summarise runs, so editing them retrains nothing.
-RESULT_MODULES = ("tasks.py", "models.py", "training.py")
+# (paths from this package; the adding problem is course_checks/adding.py, shared with the checks)
+RESULT_MODULES = ("tasks.py", "models.py", "training.py", "../course_checks/adding.py")
 # Specification fields that label a run without changing it (the LSTM is its own equal-parameter
 # reference, so its two sizings are one run).
 LABELS = ("sizing", "stage")

@@ -34,12 +34,12 @@ from grader.course import Assignment, Notebook, load_course
 from grader.feedback import write_feedback
 from grader.gradebook import read_scores, record_results
 from grader.integrity import Rebuilt, rebuild
-from grader.limited_execute import OUTPUT_LIMIT_ERROR
 from grader.manual import AWAITING_MESSAGE, apply_manual_grades
 from grader.nbgrader_runner import RunResult, jupyter_dir, run_nbgrader, sqlite_url
+from grader.preprocessors.limited_execute import OUTPUT_LIMIT_ERROR
+from grader.preprocessors.replay_verdicts import MISMATCH_ERROR, VERDICT_ERROR
 from grader.release import generate_assignments, template
-from grader.replay_verdicts import MISMATCH_ERROR, VERDICT_ERROR
-from grader.results import CellResult, write_grades_csv, write_results_json
+from grader.results import CellResult, Status, write_grades_csv, write_results_json
 from grader.safe_tree import remove_tree
 from grader.sandbox import Limits, detect_mode, kernel_argv, write_kernelspec
 from grader.submissions import (
@@ -56,15 +56,23 @@ from grader.zygote import STARTED
 SECRET_ENV = "GRU_COURSE_SECRET"  # hidden tests draw their inputs from it (course_checks.cases)
 SECRET_FILE = ".grading-secret"  # in OUT: the same class graded again gets the same inputs
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-FAILED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
-# nbgrader interrupts a cell that outlives Execute.timeout; only the grader sends that interrupt.
-TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt"}
+# The one table from the error a graded cell ended with (its name, as nbgrader and the
+# preprocessors write it) to the cell's status; any other error is Status.ERROR.
+ERROR_STATUSES = {
+    "AssertionError": Status.FAILED,
+    "CheckFailure": Status.FAILED,
+    # nbgrader interrupts a cell that outlives Execute.timeout; only the grader sends it.
+    "CellTimeoutError": Status.TIMEOUT,
+    "KeyboardInterrupt": Status.TIMEOUT,
+    OUTPUT_LIMIT_ERROR: Status.OUTPUT_LIMIT,
+    MISMATCH_ERROR: Status.TAMPERED,  # the re-check's verdict differs from the kernel's
+}
 # nbgrader's own list, with Execute replaced by one that caps a notebook's output, and every
 # passed test re-checked in the grading process from the answers the kernel recorded.
 AUTOGRADE_PREPROCESSORS = repr(
     [
-        "grader.limited_execute.LimitedExecute",
-        "grader.replay_verdicts.ReplayVerdicts",
+        "grader.preprocessors.LimitedExecute",
+        "grader.preprocessors.ReplayVerdicts",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
@@ -224,18 +232,21 @@ def _grade_all(
                 job = work / "jobs" / f"{index:05d}-{attempt}"
                 try:
                     results, kernel_started = grade_notebook(
-                        submission,
-                        definition,
-                        template_db,
-                        release_dir,
-                        job,
-                        # the canary's graded notebooks are no one's to read
-                        work / "canary-autograded" if submission in canaries else autograded_dir,
-                        options,
-                        env,
-                        slot=slot,
-                        zygote=zygote,
-                        uid=block.uid(slot),
+                        GradingJob(
+                            submission,
+                            definition,
+                            template_db,
+                            release_dir,
+                            job,
+                            # the canary's graded notebooks are no one's to read
+                            work / "canary-autograded"
+                            if submission in canaries
+                            else autograded_dir,
+                            options,
+                            env,
+                            zygote=zygote,
+                            uid=block.uid(slot),
+                        )
                     )
                 except Exception:  # a bug of ours, or an input nothing else caught: this row only
                     print(
@@ -245,7 +256,7 @@ def _grade_all(
                     return _zero_results(
                         submission,
                         definition,
-                        "grader_error",
+                        Status.GRADER_ERROR,
                         "The grader failed on this notebook; the instructor has the log.",
                         manual_apart=True,
                     ), time.monotonic() - started
@@ -299,26 +310,33 @@ def _grade_all(
     return graded
 
 
-def grade_notebook(
-    submission: SubmittedNotebook,
-    definition: Notebook,
-    template_db: Path,
-    release_dir: Path,
-    job_dir: Path,
-    autograded_dir: Path,
-    options: AutogradeOptions,
-    env: dict[str, str] | None = None,
-    slot: int = 0,
-    zygote: Zygote | None = None,
-    uid: int = uids.FIRST_UID,
-) -> tuple[list[CellResult], bool]:
+@dataclass(frozen=True)
+class GradingJob:
+    """One notebook to grade, and everything its grading needs (one slot of the batch)."""
+
+    submission: SubmittedNotebook
+    definition: Notebook
+    template_db: Path  # the batch's template gradebook, copied into the job's course folder
+    release_dir: Path
+    job_dir: Path  # the job's private nbgrader course folder
+    autograded_dir: Path  # where the graded notebook goes
+    options: AutogradeOptions
+    env: dict[str, str] | None = None
+    zygote: Zygote | None = None  # the slot's warm zygote; None: a cold kernel as ``uid``
+    uid: int = uids.FIRST_UID
+
+
+def grade_notebook(job: GradingJob) -> tuple[list[CellResult], bool]:
     """Autograde one valid notebook in a private nbgrader course folder: one result per cell.
 
     The notebook nbgrader sees is the release with the student's answers in it (grader.integrity);
     answers that reach into the grader are graded ``tampered`` without running (grader.tamper).
-    The kernel is forked by the slot's ``zygote`` (grader.zygote), or started cold as ``uid``
+    The kernel is forked by the slot's zygote (grader.zygote), or started cold as the job's uid
     without one. Also returns whether a kernel started (``False`` only when a zygote gave none).
     """
+    submission, definition, options = job.submission, job.definition, job.options
+    template_db, release_dir, job_dir = job.template_db, job.release_dir, job.job_dir
+    autograded_dir, env, zygote, uid = job.autograded_dir, job.env, job.zygote, job.uid
     release = nbformat.read(
         release_dir / submission.assignment / f"{submission.notebook}.ipynb", as_version=4
     )
@@ -332,7 +350,7 @@ def grade_notebook(
         return _zero_results(
             submission,
             definition,
-            "tampered",
+            Status.TAMPERED,
             "Not graded: this code reaches into the grader, the tests or the libraries instead "
             "of answering the exercise (" + "; ".join(findings[:5]) + "). Your instructor will "
             "review it.",
@@ -416,7 +434,7 @@ def _results_of_run(
         return _zero_results(
             submission,
             definition,
-            "timeout",
+            Status.TIMEOUT,
             f"The notebook did not finish within {options.notebook_timeout} s; "
             "look for an endless loop or a very slow cell.",
             manual_apart=True,
@@ -426,7 +444,7 @@ def _results_of_run(
         return _zero_results(
             submission,
             definition,
-            "kernel_crashed" if crashed else "grader_error",
+            Status.KERNEL_CRASHED if crashed else Status.GRADER_ERROR,
             "The Python kernel died while running your notebook (a crash, os._exit or running "
             "out of memory)."
             if crashed
@@ -506,23 +524,25 @@ def _cell_result(
         )
 
     if grade_id not in errors:
-        return result(0.0, "missing_cell", "This graded cell is missing from the notebook.")
+        return result(0.0, Status.MISSING_CELL, "This graded cell is missing from the notebook.")
     score = scores.get(grade_id)
     if not autograded:
-        return result(score or 0.0, "needs_manual_grade", AWAITING_MESSAGE)
+        return result(score or 0.0, Status.NEEDS_MANUAL_GRADE, AWAITING_MESSAGE)
     error = errors[grade_id]
     if score is not None and score >= points:
-        return result(float(score), "passed")
+        return result(float(score), Status.PASSED)
     if error is None:
-        return result(float(score or 0.0), "failed", "The test cell did not award full points.")
+        return result(
+            float(score or 0.0), Status.FAILED, "The test cell did not award full points."
+        )
     ename, evalue = error
-    if ename == OUTPUT_LIMIT_ERROR:
-        return result(0.0, "output_limit", f"Not graded: {evalue}.")
-    if ename in TIMEOUT_ERRORS:
-        return result(0.0, "timeout", "This cell ran out of time (an endless loop?).")
-    if ename == MISMATCH_ERROR:
-        return result(0.0, "tampered", f"{evalue} Your instructor will review it.")
-    status = "failed" if ename in FAILED_CHECK_ERRORS else "error"
+    status = ERROR_STATUSES.get(ename, Status.ERROR)
+    if status == Status.OUTPUT_LIMIT:
+        return result(0.0, status, f"Not graded: {evalue}.")
+    if status == Status.TIMEOUT:
+        return result(0.0, status, "This cell ran out of time (an endless loop?).")
+    if status == Status.TAMPERED:
+        return result(0.0, status, f"{evalue} Your instructor will review it.")
     message = f"{ename}: {evalue}" if evalue else f"{ename} (no message)"
     return result(float(score or 0.0), status, message)
 
@@ -571,7 +591,7 @@ def _zero_results(
             0.0,
             cell.points,
             *(
-                ("needs_manual_grade", AWAITING_MESSAGE)
+                (Status.NEEDS_MANUAL_GRADE, AWAITING_MESSAGE)
                 if manual_apart and not cell.autograded
                 else (status, message or submission.detail)
             ),
@@ -637,7 +657,7 @@ def _print_progress(
 ) -> None:
     score = sum(r.score for r in results)
     maximum = sum(r.max_score for r in results)
-    statuses = sorted({r.status for r in results} - {"passed"})
+    statuses = sorted({r.status for r in results} - {Status.PASSED})
     note = f" ({', '.join(statuses)})" if statuses else ""
     width = 20
     bar = "#" * (width * done // total) + "." * (width - width * done // total)

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import Notebook
-from grader.results import CellResult
+from grader.results import CellResult, Status
 
 CANARY_ID = "grader-canary"  # never a student: the canary's rows are checked, never recorded
 _MARKER_LINE = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
@@ -42,7 +42,8 @@ def problems(definition: Notebook, results: list[CellResult]) -> list[str]:
         f"{r.grade_id}: {r.status} ({r.score:g}/{r.max_score:g})"
         + (f": {r.message.splitlines()[0][:300]}" if r.message else "")
         for r in results
-        if r.status != "needs_manual_grade" and (r.status != "passed" or r.score < r.max_score)
+        if r.status != Status.NEEDS_MANUAL_GRADE
+        and (r.status != Status.PASSED or r.score < r.max_score)
     ]
     return [f"{definition.assignment}/{definition.name}: {line}" for line in wrong]
 

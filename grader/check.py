@@ -23,6 +23,7 @@ from grader.course import Assignment, load_course
 from grader.nbgrader_runner import sqlite_url
 from grader.paths import EXERCISES_DIR, SOLUTIONS_DIR
 from grader.release import ReleaseError, generate_assignments
+from grader.results import Status
 from grader.rubric import RUBRIC_HEADER, is_manual, leak_lines, rubric_problems
 
 LEAK_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -197,13 +198,13 @@ def _grading_problems(
         where = f"{row.assignment}/{row.notebook} {row.grade_id}"
         if (row.assignment, row.notebook, row.grade_id) in manual:
             # A written answer cannot pass by itself: the solution's awaits the instructor.
-            if row.student_id == "solution" and row.status != "needs_manual_grade":
+            if row.student_id == "solution" and row.status != Status.NEEDS_MANUAL_GRADE:
                 problems.append(
                     f"solution notebook's manually graded answer {where} is {row.status}, "
                     f"not needs_manual_grade: {row.message.splitlines()[0] if row.message else ''}"
                 )
         elif row.student_id == "solution" and (
-            row.status != "passed" or row.score != row.max_score
+            row.status != Status.PASSED or row.score != row.max_score
         ):
             problems.append(
                 f"solution notebook loses points in {where}: {row.status} {row.score:g}/"

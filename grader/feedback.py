@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import Notebook
-from grader.results import STATUSES, CellResult
+from grader.results import STATUSES, CellResult, Status
 from grader.submissions import SubmittedNotebook
 
 HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
@@ -86,7 +86,7 @@ def _notebook_page(
     ]
     if submission.status != "ok":
         parts.append(f"<p class='{submission.status}'>{html.escape(submission.detail)}</p>")
-    awaiting = sum(1 for r in cells if r.status == "needs_manual_grade")
+    awaiting = sum(1 for r in cells if r.status == Status.NEEDS_MANUAL_GRADE)
     if awaiting:
         parts.append(
             f"<p class='needs_manual_grade'>{awaiting} written answer(s) await grading by your "

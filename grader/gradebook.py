@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
 from grader.paths import COURSE_ID
-from grader.results import CellResult
+from grader.results import CellResult, Status
 from grader.submissions import SubmittedNotebook
 
 
@@ -48,7 +48,7 @@ def record_results(
         for result in results:
             if (result.student_id, result.assignment) not in submitted or not result.grade_id:
                 continue
-            if result.status == "needs_manual_grade":
+            if result.status == Status.NEEDS_MANUAL_GRADE:
                 continue
             grade = gradebook.find_grade(
                 result.grade_id, result.notebook, result.assignment, result.student_id

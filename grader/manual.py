@@ -43,11 +43,11 @@ from grader.gradebook import (
     record_manual_grades,
 )
 from grader.nbgrader_runner import sqlite_url
-from grader.results import CellResult, write_grades_csv, write_results_json
+from grader.results import CellResult, Status, write_grades_csv, write_results_json
 from grader.rubric import ManualCell, manual_cells
 from grader.submissions import SubmittedNotebook
 
-MANUAL_STATUSES = frozenset({"needs_manual_grade", "manually_graded"})
+MANUAL_STATUSES = frozenset({Status.NEEDS_MANUAL_GRADE, Status.MANUALLY_GRADED})
 AWAITING_MESSAGE = "Your written answer awaits grading by your instructor."
 GRADED_MESSAGE = "Graded by your instructor."
 COMMENT_PREFIX = "Instructor's comment: "
@@ -61,7 +61,9 @@ SHEET_COLUMNS = (
     "comment",
 )
 # Statuses a whole notebook gets before grading (grader.submissions); its rows carry the reason.
-NOTEBOOK_STATUSES = frozenset({"missing_notebook", "invalid_notebook", "wrong_kernel"})
+NOTEBOOK_STATUSES = frozenset(
+    {Status.MISSING_NOTEBOOK, Status.INVALID_NOTEBOOK, Status.WRONG_KERNEL}
+)
 MAX_ANSWER_CHARS = 20_000  # an answer longer than this is cut on the page (the notebook has it all)
 
 STYLE = """
@@ -153,11 +155,11 @@ def apply_manual_grades(db_url: str, results: list[CellResult]) -> list[CellResu
                 comment = (manual.comment or "").strip()
                 message = COMMENT_PREFIX + comment if comment else GRADED_MESSAGE
                 result = replace(
-                    result, score=manual.score, status="manually_graded", message=message
+                    result, score=manual.score, status=Status.MANUALLY_GRADED, message=message
                 )
             else:
                 result = replace(
-                    result, score=0.0, status="needs_manual_grade", message=AWAITING_MESSAGE
+                    result, score=0.0, status=Status.NEEDS_MANUAL_GRADE, message=AWAITING_MESSAGE
                 )
         updated.append(result)
     return updated
@@ -247,7 +249,7 @@ def import_scores(
     return ImportSummary(
         recorded=len(grades),
         blank=sum(1 for row in rows if row.score is None),
-        awaiting=sum(1 for r in rows_now if r.status == "needs_manual_grade"),
+        awaiting=sum(1 for r in rows_now if r.status == Status.NEEDS_MANUAL_GRADE),
         written=written,
     )
 
@@ -377,7 +379,7 @@ def _write_pages(
             _review_page(cell, cell_rows, answers, recorded), encoding="utf-8", errors="replace"
         )
         pages.append(page)
-        awaiting = sum(1 for r in cell_rows if r.status == "needs_manual_grade")
+        awaiting = sum(1 for r in cell_rows if r.status == Status.NEEDS_MANUAL_GRADE)
         index_rows.append(
             f"<tr><td><a href='{html.escape(relative.as_posix())}'>"
             f"{html.escape(f'{cell.assignment}/{cell.notebook} {cell.grade_id}')}</a></td>"
@@ -400,7 +402,7 @@ def _write_pages(
         sheet=folder / "scores.csv",
         sheet_written=False,
         answers=len(rows),
-        awaiting=sum(1 for r in rows if r.status == "needs_manual_grade"),
+        awaiting=sum(1 for r in rows if r.status == Status.NEEDS_MANUAL_GRADE),
     )
 
 
@@ -440,7 +442,7 @@ def _review_page(
     recorded: dict[CellKey, ManualGrade],
 ) -> str:
     title = f"{cell.assignment}/{cell.notebook} {cell.grade_id}"
-    awaiting = sum(1 for r in rows if r.status == "needs_manual_grade")
+    awaiting = sum(1 for r in rows if r.status == Status.NEEDS_MANUAL_GRADE)
     table = []
     for result in rows:
         answer = answers.get(result.student_id, result.assignment, result.notebook, result.grade_id)

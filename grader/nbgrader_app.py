@@ -9,13 +9,15 @@ environment and output, that runs exactly what ``python -m nbgrader ARGS`` runs,
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
 
 from nbgrader.apps.nbgraderapp import NbGraderApp
 
-import grader.replay_verdicts  # noqa: F401 (preloaded, as are the libraries the re-check runs)
+import grader.preprocessors.replay_verdicts  # noqa: F401 (preloaded, as are the libraries the re-check runs)
+from grader.course import check_modules
 
 
 def _preload_recheck_libraries() -> None:
@@ -30,9 +32,8 @@ def _preload_recheck_libraries() -> None:
     import matplotlib.pyplot
     import torch  # noqa: F401
 
-    import course_checks.gru_numpy_checks
-    import course_checks.gru_torch_checks
-    import course_checks.rnn_checks  # noqa: F401
+    for module in check_modules():  # the course's checks, from the registry (grader.course)
+        importlib.import_module(module)
 
 
 _preload_recheck_libraries()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from grader.csv_safety import csv_cell
@@ -12,27 +13,55 @@ from grader.csv_safety import csv_cell
 # The grades.csv interface instructors and scripts rely on: keep it stable.
 CSV_COLUMNS = ("student_id", "assignment", "notebook", "grade_id", "score", "max_score", "status")
 
-# Every status a row can carry, with its meaning (also documented in the README).
-STATUSES = {
-    "passed": "the test cell ran without error: full points",
-    "failed": "a check in the test cell failed (wrong answer)",
-    "error": "the test cell raised an error other than a failed check",
-    "timeout": "a cell or the whole notebook ran out of time",
-    "kernel_crashed": "the kernel died while running the notebook",
-    "missing_notebook": "the notebook was not submitted",
-    "invalid_notebook": "the file is not a readable Jupyter notebook",
-    "missing_cell": "the graded cell was deleted from the notebook",
-    "needs_manual_grade": "a manually graded answer not scored yet: zero until graded",
-    "manually_graded": "a manually graded answer the instructor has scored (`grader manual`)",
-    "unknown_assignment": "a folder that names no assignment of the course",
-    "invalid_student_id": "a student folder whose name cannot be a student id",
-    "not_a_folder": "a file where a student folder was expected",
-    "grader_error": "nbgrader failed for a reason of its own; see the log",
-    "wrong_kernel": "the notebook was saved with a kernel that is not Python",
-    "extra_notebook": "a notebook that is not part of the assignment (not graded)",
-    "tampered": "the code reaches into the grader, the tests or the libraries: zero, for review",
-    "output_limit": "the notebook printed more than the grader keeps: the rest was not run",
-}
+
+class Status(StrEnum):
+    """Every status a row can carry, with its meaning (also documented in the README).
+
+    A member is its string (``Status.PASSED == "passed"``): grades.csv, results.json and the
+    gradebook hold the plain value.
+    """
+
+    description: str
+
+    def __new__(cls, value: str, description: str) -> Status:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+    PASSED = "passed", "the test cell ran without error: full points"
+    FAILED = "failed", "a check in the test cell failed (wrong answer)"
+    ERROR = "error", "the test cell raised an error other than a failed check"
+    TIMEOUT = "timeout", "a cell or the whole notebook ran out of time"
+    KERNEL_CRASHED = "kernel_crashed", "the kernel died while running the notebook"
+    MISSING_NOTEBOOK = "missing_notebook", "the notebook was not submitted"
+    INVALID_NOTEBOOK = "invalid_notebook", "the file is not a readable Jupyter notebook"
+    MISSING_CELL = "missing_cell", "the graded cell was deleted from the notebook"
+    NEEDS_MANUAL_GRADE = (
+        "needs_manual_grade",
+        "a manually graded answer not scored yet: zero until graded",
+    )
+    MANUALLY_GRADED = (
+        "manually_graded",
+        "a manually graded answer the instructor has scored (`grader manual`)",
+    )
+    UNKNOWN_ASSIGNMENT = "unknown_assignment", "a folder that names no assignment of the course"
+    INVALID_STUDENT_ID = "invalid_student_id", "a student folder whose name cannot be a student id"
+    NOT_A_FOLDER = "not_a_folder", "a file where a student folder was expected"
+    GRADER_ERROR = "grader_error", "nbgrader failed for a reason of its own; see the log"
+    WRONG_KERNEL = "wrong_kernel", "the notebook was saved with a kernel that is not Python"
+    EXTRA_NOTEBOOK = "extra_notebook", "a notebook that is not part of the assignment (not graded)"
+    TAMPERED = (
+        "tampered",
+        "the code reaches into the grader, the tests or the libraries: zero, for review",
+    )
+    OUTPUT_LIMIT = (
+        "output_limit",
+        "the notebook printed more than the grader keeps: the rest was not run",
+    )
+
+
+STATUSES = {status.value: status.description for status in Status}
 
 
 @dataclass(frozen=True)

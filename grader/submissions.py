@@ -16,6 +16,7 @@ from nbformat import NotebookNode
 
 from grader.course import Assignment
 from grader.json_limits import NotebookRejected, parse_notebook
+from grader.results import Status
 from grader.student_files import (
     UnsafeFile,
     list_folder,
@@ -89,13 +90,15 @@ def find_submissions(
             student_id = printable(student.name)
             if student.kind != "folder":
                 strays.append(
-                    StrayFolder(student_id, "", "not_a_folder", f"is {student.kind}, not a folder")
+                    StrayFolder(
+                        student_id, "", Status.NOT_A_FOLDER, f"is {student.kind}, not a folder"
+                    )
                 )
                 continue
             if not STUDENT_ID.fullmatch(student.name):
                 strays.append(
                     StrayFolder(
-                        student_id, "", "invalid_student_id", "letters, digits, _ . @ - only"
+                        student_id, "", Status.INVALID_STUDENT_ID, "letters, digits, _ . @ - only"
                     )
                 )
                 continue
@@ -105,7 +108,7 @@ def find_submissions(
                         submitted, student.name, student_fd, known, notebooks, strays, inodes
                     )
             except UnsafeFile as error:  # replaced by a link since it was listed
-                strays.append(StrayFolder(student_id, "", "not_a_folder", error.reason))
+                strays.append(StrayFolder(student_id, "", Status.NOT_A_FOLDER, error.reason))
     return _outside_links_refused(notebooks, inodes), strays
 
 
@@ -124,7 +127,7 @@ def _outside_links_refused(
             submission = checked[index]
             checked[index] = dataclasses.replace(
                 submission,
-                status="invalid_notebook",
+                status=Status.INVALID_NOTEBOOK,
                 detail=f"{submission.path.name} is a hard link to a file outside the submissions",
                 sha256="",
             )
@@ -150,7 +153,7 @@ def _find_assignments(
                     StrayFolder(
                         student_id,
                         printable(entry.name),
-                        "unknown_assignment",
+                        Status.UNKNOWN_ASSIGNMENT,
                         f"no assignment named {printable(entry.name)!r} in this course",
                     )
                 )
@@ -163,7 +166,12 @@ def _find_assignments(
             )
             notebooks += [
                 SubmittedNotebook(
-                    student_id, assignment.name, nb.name, folder / name, "invalid_notebook", reason
+                    student_id,
+                    assignment.name,
+                    nb.name,
+                    folder / name,
+                    Status.INVALID_NOTEBOOK,
+                    reason,
                 )
                 for nb, name in zip(assignment.notebooks, expected, strict=True)
             ]
@@ -177,7 +185,7 @@ def _find_assignments(
                             StrayFolder(
                                 student_id,
                                 assignment.name,
-                                "extra_notebook",
+                                Status.EXTRA_NOTEBOOK,
                                 f"{printable(extra.name)} is not part of {assignment.name}; "
                                 "it was not graded",
                             )
@@ -204,7 +212,7 @@ def _find_assignments(
                     assignment.name,
                     nb.name,
                     folder / name,
-                    "invalid_notebook",
+                    Status.INVALID_NOTEBOOK,
                     f"the folder {assignment.name} {error.reason}",
                 )
                 for nb, name in zip(assignment.notebooks, expected, strict=True)
@@ -221,9 +229,9 @@ def validate_notebook(path: Path) -> tuple[str, str]:
         with open_folder(str(path.parent)) as parent:
             status, detail, _, inode = _validate_in(parent, path.name)
         if inode is not None and inode[2] > 1:
-            return "invalid_notebook", f"{path.name} is a hard link, not a file of its own"
+            return Status.INVALID_NOTEBOOK, f"{path.name} is a hard link, not a file of its own"
     except UnsafeFile as error:
-        return "missing_notebook", f"{path.name} was not submitted ({error.reason})"
+        return Status.MISSING_NOTEBOOK, f"{path.name} was not submitted ({error.reason})"
     return status, detail
 
 
@@ -248,10 +256,10 @@ def load_submission(submission: SubmittedNotebook) -> NotebookNode:
     except (UnsafeFile, OSError) as error:
         reason = error.reason if isinstance(error, UnsafeFile) else str(error.strerror)
         detail = f"{name} changed during grading ({reason})"
-        raise SubmissionChanged("invalid_notebook", detail) from None
+        raise SubmissionChanged(Status.INVALID_NOTEBOOK, detail) from None
     if submission.sha256 and hashlib.sha256(data).hexdigest() != submission.sha256:
         raise SubmissionChanged(
-            "invalid_notebook", f"{name} changed during grading; submit it once, unchanged"
+            Status.INVALID_NOTEBOOK, f"{name} changed during grading; submit it once, unchanged"
         )
     status, detail, notebook = _check_bytes(data, name)
     if notebook is None or status != "ok":
@@ -262,13 +270,13 @@ def load_submission(submission: SubmittedNotebook) -> NotebookNode:
 def _check_bytes(data: bytes, name: str) -> tuple[str, str, NotebookNode | None]:
     """Every check of a notebook's bytes: (status, detail, the notebook if it parsed)."""
     if not data:
-        return "invalid_notebook", f"{name} is empty", None
+        return Status.INVALID_NOTEBOOK, f"{name} is empty", None
     try:
         notebook = parse_notebook(data.decode("utf-8"))
     except UnicodeDecodeError as error:
-        return "invalid_notebook", f"{name} is not valid JSON ({error})", None
+        return Status.INVALID_NOTEBOOK, f"{name} is not valid JSON ({error})", None
     except NotebookRejected as error:
-        return "invalid_notebook", f"{name} {error.reason}", None
+        return Status.INVALID_NOTEBOOK, f"{name} {error.reason}", None
     status, detail = _kernel_status(notebook, name)
     return status, detail, notebook
 
@@ -279,11 +287,11 @@ def _validate_in(folder_fd: int, name: str) -> tuple[str, str, str, tuple[int, i
     try:
         data, info = read_regular_file(name, folder_fd, MAX_NOTEBOOK_BYTES, hard_links=True)
     except FileNotFoundError:
-        return "missing_notebook", f"{name} was not submitted", "", None
+        return Status.MISSING_NOTEBOOK, f"{name} was not submitted", "", None
     except UnsafeFile as error:
-        return "invalid_notebook", f"{name} {error.reason}", "", None
+        return Status.INVALID_NOTEBOOK, f"{name} {error.reason}", "", None
     except OSError as error:
-        return "invalid_notebook", f"{name} cannot be read ({error.strerror})", "", None
+        return Status.INVALID_NOTEBOOK, f"{name} cannot be read ({error.strerror})", "", None
     status, detail, _ = _check_bytes(data, name)
     digest = hashlib.sha256(data).hexdigest() if status == "ok" else ""
     return status, detail, digest, (info.st_dev, info.st_ino, info.st_nlink)
@@ -294,12 +302,12 @@ def _kernel_status(notebook: NotebookNode, name: str) -> tuple[str, str]:
     kernelspec = notebook.metadata.get("kernelspec") or {}
     language_info = notebook.metadata.get("language_info") or {}
     if not isinstance(kernelspec, dict) or not isinstance(language_info, dict):
-        return "invalid_notebook", f"{name} has malformed kernel metadata"
+        return Status.INVALID_NOTEBOOK, f"{name} has malformed kernel metadata"
     language = str(kernelspec.get("language") or language_info.get("name", "python"))
     kernel = str(kernelspec.get("name", "python3"))
     if language.lower() != "python" or not kernel.lower().startswith("python"):
         return (
-            "wrong_kernel",
+            Status.WRONG_KERNEL,
             f"{name} was saved with the kernel {printable(kernel)!r} ({printable(language)}); "
             "the exercises are Python notebooks: open it with the Python 3 kernel and submit it "
             "again",

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.course import check_modules
 from grader.sandbox import (
     ZYGOTE,
     Limits,
@@ -79,6 +80,7 @@ class Zygote:
             f"--uid={self.uid}",
             f"--runtime={paths.runtime}",
             f"--limits={json.dumps(zygote_limits(self.limits))}",
+            f"--preload={json.dumps(check_modules())}",
         ]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(

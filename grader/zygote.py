@@ -38,6 +38,7 @@ import ctypes
 import importlib.util
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -60,6 +61,7 @@ STASH = b"/.stash"  # an empty folder bubblewrap makes at the sandbox's root (gr
 MAX_REQUEST = 1 << 20
 WORK = "/tmp/work"  # the kernel's working folder, in its own tmpfs
 HOME = "/tmp/home"
+CHECK_MODULE = re.compile(r"course_checks(\.[a-z][a-z0-9_]*)*")  # what --preload may name
 STARTED = "started"  # what the stub writes to its status file once the zygote forked a kernel
 # What every kernel would import anyway; imported once here (importing starts no threads).
 PRELOAD = (
@@ -71,11 +73,7 @@ PRELOAD = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "course_checks",
-    "course_checks.rnn_checks",
-    "course_checks.gru_numpy_checks",
-    "course_checks.gru_torch_checks",
-    "course_checks.lstm_checks",
-    "course_checks.lstm_torch_checks",
+    # and the check modules of the course (grader.course.check_modules), passed by the host
     # The first torch.optim optimizer imports torch._dynamo (about 1 s); it starts no thread.
     "torch._dynamo",
 )
@@ -244,11 +242,14 @@ def _become_kernel(request: dict, fds: list[int], uid: int, limits: dict[str, in
 # ---------------------------------------------------------------- the zygote, in the sandbox
 
 
-def serve(socket_path: str, uid: int, runtime: str, limits: dict[str, int]) -> None:
-    """Preload, then serve one kernel session after another on ``socket_path``; never returns."""
+def serve(
+    socket_path: str, uid: int, runtime: str, limits: dict[str, int], checks: tuple[str, ...] = ()
+) -> None:
+    """Preload (``PRELOAD``, then the course's ``checks`` modules), then serve one kernel session
+    after another on ``socket_path``; never returns."""
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/mem, environ or fd views of us
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a session come back to us
-    for module in PRELOAD:
+    for module in (*PRELOAD, *(m for m in checks if CHECK_MODULE.fullmatch(m))):
         __import__(module)
     _clean(uid, runtime)
     with contextlib.suppress(FileNotFoundError):
@@ -406,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     server.add_argument("--uid", type=int, required=True)
     server.add_argument("--runtime", required=True)
     server.add_argument("--limits", required=True, help="JSON: rlimit name → value")
+    server.add_argument("--preload", default="[]", help="JSON: the course's check modules")
     cold = commands.add_parser("kernel")
     cold.add_argument("--uid", type=int, required=True)
     cold.add_argument("--limits", required=True)
@@ -416,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     stub.add_argument("connection_file")
     args, kernel_args = parser.parse_known_args(argv)
     if args.command == "serve":
-        serve(args.socket, args.uid, args.runtime, json.loads(args.limits))
+        checks = tuple(json.loads(args.preload))
+        serve(args.socket, args.uid, args.runtime, json.loads(args.limits), checks)
         return 0
     if args.command == "kernel":
         return kernel_once(args.connection_file, args.uid, json.loads(args.limits), kernel_args)

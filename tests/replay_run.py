@@ -9,7 +9,7 @@ from nbclient import NotebookClient
 
 from course_checks import replay
 from grader.integrity import rebuild
-from grader.replay_verdicts import ReplayVerdicts, replay_enabled
+from grader.preprocessors.replay_verdicts import ReplayVerdicts, replay_enabled
 from tests.factory import EXERCISES
 
 

@@ -132,7 +132,7 @@ def test_chapter_4_trains_every_run_of_its_protocol_and_states_verdicts(built):
 
 def test_chapter_4_is_re_executed_when_the_experiments_package_changes(built):
     """No stale page: Jupyter Book's cache only sees the chapter's own code, so a change to the
-    package it imports must trigger a re-read and a re-execution (experiments/sphinx_dependencies.py
+    package it imports must trigger a re-read and a re-execution (booktools/sphinx_dependencies.py
     and the chapter's `execution_mode: force`); an unchanged rebuild executes nothing."""
     executing = "04_gru_vs_lstm.md: Executing notebook"
     assert executing not in build_book().stdout

@@ -14,22 +14,19 @@ import torch
 from torch import nn
 
 from course_checks import (
-    RNN_BUILTINS,
     CheckFailure,
     call,
     check_close,
     check_gradient,
-    check_no_builtin_rnn_modules,
     check_true,
     expect_keys,
     expect_tuple,
     forbid_calls,
-    no_builtin_rnn,
     rel_error,
     worst_entry,
 )
 from course_checks.compare import crash_target
-from course_checks.references import (
+from course_checks.ex1_rnn.references import (
     numpy_weights_from_torch,
     random_rnn_case,
     torch_clip_grad_norm,
@@ -38,17 +35,20 @@ from course_checks.references import (
     torch_rnn_forward,
     torch_rnn_gradients,
 )
-from course_checks.rnn_checks import (
+from course_checks.ex1_rnn.rnn_numpy import check_rnn_backward
+from course_checks.ex1_rnn.rnn_torch import (
+    RNN_BUILTINS,
     check_loaded_weights,
     check_module_gradients,
-    check_rnn_backward,
+    check_no_builtin_rnn_modules,
     check_rnn_outputs,
     check_rnn_parameters,
     check_torch_rnn_step,
+    no_builtin_rnn,
     run_rnn_module,
     set_rnn_parameters,
 )
-from course_checks.wrong_answers import (
+from course_checks.ex1_rnn.wrong_answers import (
     _backward,
     _batch_major_forward,
     backward_mistakes,
@@ -424,7 +424,7 @@ def test_numpy_weights_from_torch_inverts_torch_rnn_from_numpy(case):
             numpy_forward(case.x, case.h0, W_x, W_h, b),
             atol=1e-12,
         )
-    from course_checks.references import torch_rnn_from_numpy
+    from course_checks.ex1_rnn.references import torch_rnn_from_numpy
 
     for got, want in zip(
         numpy_weights_from_torch(torch_rnn_from_numpy(*case.weights)), case.weights, strict=True
@@ -655,7 +655,8 @@ def test_forbid_calls_catches_aten_overloads_and_survives_read_only_targets():
     import torch
 
     from course_checks import CheckFailure
-    from course_checks.guards import RNN_BUILTINS, forbid_calls
+    from course_checks.ex1_rnn.rnn_torch import RNN_BUILTINS
+    from course_checks.guards import forbid_calls
 
     x, h = torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)
     w_ih, w_hh = torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, 4, dtype=torch.float64)

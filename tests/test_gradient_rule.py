@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from course_checks.compare import CheckFailure, rel_error
-from course_checks.gru_numpy_checks import gradient_check as gru_gradient_check
-from course_checks.gru_numpy_checks import random_gru_case
-from course_checks.references import random_rnn_case
-from course_checks.rnn_checks import gradient_check as rnn_gradient_check
+from course_checks.compare import rel_error
+from course_checks.errors import CheckFailure
+from course_checks.ex1_rnn.references import random_rnn_case
+from course_checks.ex1_rnn.rnn_numpy import gradient_check as rnn_gradient_check
+from course_checks.ex2_gru_numpy.gru_numpy import gradient_check as gru_gradient_check
+from course_checks.ex2_gru_numpy.gru_numpy import random_gru_case
 from tests.factory import all_mistakes, student_solution, with_mistake
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_checks.compare import CheckFailure
-from course_checks.gru_numpy_checks import (
+from course_checks.errors import CheckFailure
+from course_checks.ex2_gru_numpy.gru_numpy import (
     GRADIENT_GROUPS,
     GRADIENT_NAMES,
     GRU_SHAPES,
@@ -27,14 +27,14 @@ from course_checks.gru_numpy_checks import (
     gradient_check,
     random_gru_case,
 )
-from course_checks.gru_references import (
+from course_checks.ex2_gru_numpy.references import (
     GRU_PARAMETER_NAMES,
     gru_params_from_torch,
     random_gru_params,
     torch_gru_cell_gates,
     torch_gru_gradients,
 )
-from course_checks.gru_wrong_answers import (
+from course_checks.ex2_gru_numpy.wrong_answers import (
     BACKWARD_MISTAKES,
     CANDIDATE_MISTAKES,
     GATE_MISTAKES,
@@ -46,10 +46,10 @@ from course_checks.gru_wrong_answers import (
     gate_mistakes,
     gru_backward_variant,
     gru_cell_variant,
-    merge_identical,
     sigmoid_mistakes,
     split_mistakes,
 )
+from course_checks.variants import merge_identical
 
 # ------------------------------------------------------------ a right GRU, written out here
 

@@ -1,4 +1,4 @@
-"""Unit tests of ``course_checks.gru_torch_checks``, the checks of Exercise 3 (the GRU in PyTorch).
+"""Unit tests of ``course_checks.ex3_gru_torch.gru_torch``: the checks of Exercise 3 (GRU, PyTorch).
 
 Fast (no kernels): each test hands a check a right answer, which must pass, and known wrong ones,
 which must fail with words that name the mistake, so that a check that stops catching or stops
@@ -15,11 +15,10 @@ import torch
 from torch import nn
 
 from course_checks import CheckFailure
-from course_checks.gru_torch_checks import (
+from course_checks.adding import reference_adding_problem
+from course_checks.ex3_gru_torch.gru_torch import (
     GRU_BUILTINS,
-    _variant_step,
     call_gru,
-    cell_mistakes,
     check_adding_problem,
     check_adding_trained,
     check_cell_parameters,
@@ -31,13 +30,10 @@ from course_checks.gru_torch_checks import (
     check_load_from_torch,
     check_no_builtin_gru_modules,
     check_train,
-    forward_mistakes,
     no_builtin_gru,
-    random_gru_case,
-    reference_adding_problem,
-    reference_cell,
-    reference_gru,
 )
+from course_checks.ex3_gru_torch.references import random_gru_case, reference_cell, reference_gru
+from course_checks.ex3_gru_torch.wrong_answers import _variant_step, cell_mistakes, forward_mistakes
 
 # ------------------------------------------------------------------ yardsticks and wrong versions
 

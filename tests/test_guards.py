@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from course_checks import CheckFailure
-from course_checks.gru_torch_checks import check_gru_cell, check_gru_module, no_builtin_gru
-from course_checks.guards import block_recurrent_kernels, no_builtin_rnn
-from course_checks.lstm_torch_checks import check_lstm_module, check_lstm_step, no_builtin_lstm
-from course_checks.rnn_checks import check_rnn_module, check_torch_rnn_step
+from course_checks.ex1_rnn.rnn_torch import check_rnn_module, check_torch_rnn_step, no_builtin_rnn
+from course_checks.ex3_gru_torch.gru_torch import check_gru_cell, check_gru_module, no_builtin_gru
+from course_checks.ex4_lstm.lstm_torch import check_lstm_module, check_lstm_step, no_builtin_lstm
+from course_checks.guards import block_recurrent_kernels
 
 ROUTES = ("module", "torch", "_VF", "_C disabled", "aten.default", "aten.layer", "decomp", "caught")
 RNN_RULE = r"Compute h_t = tanh\(x_t @ W_x \+ h_prev @ W_h \+ b\) yourself"
@@ -309,7 +309,7 @@ def test_the_override_warning_never_reaches_the_student():
         "import warnings, torch\n"
         "warnings.simplefilter('error')\n"  # a student's filter: warnings as errors
         "from course_checks.guards import block_recurrent_kernels\n"
-        "from course_checks.gru_torch_checks import no_builtin_gru\n"
+        "from course_checks.ex3_gru_torch.gru_torch import no_builtin_gru\n"
         "for _ in range(3):\n"
         "    with no_builtin_gru():\n"
         "        torch.tanh(torch.zeros(2))\n"

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from course_checks import CheckFailure
-from course_checks.lstm_checks import (
+from course_checks.ex4_lstm.lstm_numpy import (
     LSTM_SHAPES,
     check_count_parameters,
     check_lstm_against_torch,
@@ -26,15 +26,7 @@ from course_checks.lstm_checks import (
     check_split_torch_weights,
     random_lstm_case,
 )
-from course_checks.lstm_references import (
-    gates_from_stacked,
-    random_stacked_params,
-    stacked_from_gates,
-    torch_lstm_forward,
-    torch_lstm_step,
-    torch_parameter_count,
-)
-from course_checks.lstm_torch_checks import (
+from course_checks.ex4_lstm.lstm_torch import (
     LSTM_BUILTINS,
     call_lstm,
     check_evaluate,
@@ -50,8 +42,16 @@ from course_checks.lstm_torch_checks import (
     check_train_step,
     no_builtin_lstm,
 )
-from course_checks.lstm_torch_checks import random_lstm_case as random_torch_case
-from course_checks.lstm_wrong_answers import (
+from course_checks.ex4_lstm.lstm_torch import random_lstm_case as random_torch_case
+from course_checks.ex4_lstm.references import (
+    gates_from_stacked,
+    random_stacked_params,
+    stacked_from_gates,
+    torch_lstm_forward,
+    torch_lstm_step,
+    torch_parameter_count,
+)
+from course_checks.ex4_lstm.wrong_answers import (
     CELL_VARIANTS,
     count_mistakes,
     forward_mistakes,

@@ -13,7 +13,7 @@ import resource
 import nbformat
 import pytest
 
-from grader.limited_execute import OUTPUT_LIMIT_ERROR, LimitedExecute
+from grader.preprocessors.limited_execute import OUTPUT_LIMIT_ERROR, LimitedExecute
 
 CAP = 2 << 20
 

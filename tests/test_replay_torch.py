@@ -10,6 +10,7 @@ grader's ReplayVerdicts, as autograding does.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -21,11 +22,12 @@ from torch import nn
 
 import __main__
 from course_checks import CheckFailure, replay
-from course_checks import gru_torch_checks as gru
-from course_checks import lstm_torch_checks as lstm
-from course_checks import rnn_checks as rnn
-from course_checks.references import random_rnn_case
-from grader.replay_verdicts import MISMATCH_ERROR, take_records
+from course_checks.ex1_rnn import rnn_torch as rnn
+from course_checks.ex1_rnn.references import random_rnn_case
+from course_checks.ex3_gru_torch import gru_torch as gru
+from course_checks.ex4_lstm import lstm_torch as lstm
+from grader.course import load_course
+from grader.preprocessors.replay_verdicts import MISMATCH_ERROR, take_records
 from tests.factory import student_solution
 from tests.replay_run import error_names, graded_cell, graded_with_replay
 from tests.test_course_checks import TinyRNN
@@ -118,9 +120,31 @@ def _replayed(check: Callable[..., Any], records: list[dict], *args: Any, **kwar
         return check(replay.Stub("student"), *args, **kwargs)
 
 
-@pytest.mark.parametrize("name", list(CHECKS))
+# The checks that replayed PyTorch notebooks import, from the registry (grader.course), so that a
+# new check cannot be left out; "notebook.check" -> the function.
+REGISTERED = {
+    f"{notebook.name}.{name}": getattr(importlib.import_module(module), name)
+    for assignment in load_course()
+    for notebook in assignment.notebooks
+    if notebook.replayed and "torch" in notebook.student_imports
+    for module, name in notebook.check_imports
+    if name.startswith("check_")
+}
+TESTED_ON_THEIR_OWN = {"gru_torch.check_adding_trained"}  # test_the_trained_model_is_found_by_name
+ARGUMENTS = {entry[0]: entry[1:] for entry in CHECKS.values()}
+
+
+def test_the_cases_are_those_of_the_registry() -> None:
+    registered = {c for n, c in REGISTERED.items() if n not in TESTED_ON_THEIR_OWN}
+    assert len(REGISTERED) > len(TESTED_ON_THEIR_OWN) + 20, "the registry finds the checks"
+    assert set(ARGUMENTS) == registered, "CHECKS: one case per check the notebooks import"
+
+
+@pytest.mark.parametrize("name", sorted(set(REGISTERED) - TESTED_ON_THEIR_OWN))
 def test_every_check_replays_from_its_record(name, monkeypatch) -> None:
-    check, answer, args, kwargs = CHECKS[name]
+    check = REGISTERED[name]
+    assert check in ARGUMENTS, f"{name}: add its arguments to CHECKS"
+    answer, args, kwargs = ARGUMENTS[check]
     torch.manual_seed(0)  # the initialisation checks draw from the global generator
     result, records = _recorded(monkeypatch, check, answer, *args, **kwargs)
     assert records and all("result" in record for record in records), records

@@ -282,8 +282,8 @@ ATTACK_CASES = [  # (id, notebook, code, words of the finding)
     (
         "reference_import",
         RNN_NUMPY,
-        "from course_checks.references import torch_rnn_forward",
-        "imports course_checks.references",
+        "from course_checks.ex1_rnn.references import torch_rnn_forward",
+        "imports course_checks.ex1_rnn.references",
     ),
     ("history_in", RNN_NUMPY, "source = In[-1]", "uses In, IPython's history"),
     ("history_ih", RNN_NUMPY, "source = _ih[3]", "uses _ih"),

@@ -15,12 +15,14 @@ from itertools import permutations
 
 import numpy as np
 
-from .gru_references import GRU_PARAMETER_NAMES
+from course_checks.ex2_gru_numpy.references import GRU_PARAMETER_NAMES
+from course_checks.variants import merge_identical
 
 __all__ = [
     "BACKWARD_MISTAKES",
     "CANDIDATE_MISTAKES",
     "GATE_MISTAKES",
+    "GATE_NAMES",
     "INTERPOLATION_MISTAKES",
     "backward_mistakes",
     "candidate_mistakes",
@@ -29,7 +31,6 @@ __all__ = [
     "gate_mistakes",
     "gru_backward_variant",
     "gru_cell_variant",
-    "merge_identical",
     "sigmoid_mistakes",
     "split_mistakes",
     "split_order_readings",
@@ -40,26 +41,6 @@ Params = Mapping[str, Array]
 
 GATE_NAMES = {"r": "reset gate r_t", "z": "update gate z_t"}
 _OTHER_GATE = {"r": "z", "z": "r"}
-
-
-def merge_identical(mistakes: Mapping[str, Array]) -> dict[str, Array]:
-    """Merge the mistakes that produce the same value on these inputs into one entry.
-
-    ``check_close`` names the first mistake whose value matches; when several mistakes give the
-    same value (e.g. with ``h_prev = 0`` every mistake in the recurrent term coincides), the
-    merged description lists all of them, joined by "; or: ", so that none is named wrongly.
-    """
-    groups: dict[object, list[str]] = {}
-    values: dict[object, Array] = {}
-    for text, value in mistakes.items():
-        array = np.asarray(value, dtype=np.float64)
-        if np.all(np.isfinite(array)):
-            key: object = (array.shape, (np.round(array, 9) + 0.0).tobytes())
-        else:
-            key = text  # NaN or inf: never merged
-        groups.setdefault(key, []).append(text)
-        values.setdefault(key, value)
-    return {"; or: ".join(texts): values[key] for key, texts in groups.items()}
 
 
 def _sigmoid(a: Array) -> Array:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1] / "experiments"  # the package pages follow
 
 
 def _note_package(app: Any, docname: str, source: list[str]) -> None:
