@@ -32,20 +32,20 @@ sandbox:
 		echo "warning: bubblewrap is not installed; the grader will run kernels with limits only"
 
 ## PostgreSQL from Debian's packages, for the test that grades into a database URL
-## (tests/test_postgres.py starts a throwaway server on a Unix socket, then stops it).
+## (tests/grader/test_postgres.py starts a throwaway server on a Unix socket, then stops it).
 postgres:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
-		echo "warning: PostgreSQL is not installed; tests/test_postgres.py will fail"
+		echo "warning: PostgreSQL is not installed; tests/grader/test_postgres.py will fail"
 
-## The browser tests' tools (tests/test_browser.py): Debian's Chromium and ChromeDriver, and axe-core
+## The browser tests' tools (tests/book/test_browser.py): Debian's Chromium and ChromeDriver, and axe-core
 ## from the npm registry at the version package-lock.json pins. Nothing is downloaded at test time.
 browser: node_modules/.package-lock.json
 	@{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || \
 		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
-		echo "warning: chromium and chromium-driver are not installed; tests/test_browser.py will fail"
+		echo "warning: chromium and chromium-driver are not installed; tests/book/test_browser.py will fail"
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 from grader.course import Assignment, Notebook, load_course  # noqa: E402
 from grader.nbgrader_runner import copy_assignment_sources, sqlite_url  # noqa: E402
 from grader.paths import COURSE_ID, EXERCISES_DIR, SOLUTIONS_DIR, tool_env  # noqa: E402
-from tests.factory import all_mistakes, student_solution, with_mistake  # noqa: E402
 from tests.mistakes.catalogue import Mistake  # noqa: E402
+from tests.support.factory import all_mistakes, student_solution, with_mistake  # noqa: E402
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS\n?", re.DOTALL)
 # The grader's progress line for the breakdown's only student: "… probe a/nb: 20/20 in 5.1 s".

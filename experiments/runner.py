@@ -31,6 +31,7 @@ import numpy
 import torch
 from tqdm import tqdm
 
+from course_checks import adding
 from experiments.training import DEFAULTS, Spec, train
 
 PACKAGE = Path(__file__).resolve().parent
@@ -39,8 +40,9 @@ DEFAULT_CACHE = PACKAGE.parent / "_build" / ".experiments"
 
 # The modules a result depends on; the runner, the protocol and the tables only choose, schedule
 # and summarise runs, so editing them retrains nothing.
-# (paths from this package; the adding problem is course_checks/adding.py, shared with the checks)
-RESULT_MODULES = ("tasks.py", "models.py", "training.py", "../course_checks/adding.py")
+RESULT_MODULES = ("tasks.py", "models.py", "training.py")
+# Code outside the package that results depend on: the adding problem, shared with the checks.
+SHARED_MODULES = (Path(adding.__file__).resolve(),)
 # Specification fields that label a run without changing it (the LSTM is its own equal-parameter
 # reference, so its two sizings are one run).
 LABELS = ("sizing", "stage")
@@ -52,6 +54,8 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256(f"torch {torch.__version__} numpy {numpy.__version__}".encode())
     for name in RESULT_MODULES:
         digest.update(name.encode() + (PACKAGE / name).read_bytes())
+    for path in SHARED_MODULES:
+        digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
 

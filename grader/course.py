@@ -114,7 +114,10 @@ def check_imports_of(notebook: dict) -> tuple[tuple[str, str], ...]:
 
 
 def check_modules(assignments: list[Assignment] | None = None) -> tuple[str, ...]:
-    """Every ``course_checks`` module that some notebook of the course imports, sorted."""
+    """Every ``course_checks`` module that some notebook of the course imports, sorted (none
+    where there is no ``solutions/``: the preloads that use this list are only a speed-up)."""
+    if assignments is None and not SOLUTIONS_DIR.is_dir():
+        return ()
     course = load_course() if assignments is None else assignments
     return tuple(
         sorted({m for a in course for notebook in a.notebooks for m in notebook.check_modules})

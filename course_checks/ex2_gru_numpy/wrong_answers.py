@@ -3,9 +3,10 @@
 Each public function returns ``{description: value}`` (or one such dict per quantity): the value a
 realistic mistake produces on the given inputs, and the words the student reads when their answer
 matches it (see ``check_close``). The right answers never come from here: tests take them from
-PyTorch (``gru_references.py``). The wrong GRUs below are written with switches whose defaults give
-the right answer, so that ``tests/test_gru_numpy_checks.py`` can prove each switch changes exactly
-what it claims. Equations and names follow NOTATION.md (reset-after candidate, per-gate parameters).
+PyTorch (``references.py``). The wrong GRUs below are written with switches whose defaults give
+the right answer, so that ``tests/course_checks/ex2_gru_numpy/test_gru_numpy.py`` can prove each
+switch changes exactly what it claims. Equations and names follow NOTATION.md (reset-after
+candidate, per-gate parameters).
 """
 
 from __future__ import annotations

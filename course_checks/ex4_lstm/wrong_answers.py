@@ -4,7 +4,7 @@ Each public function returns ``{description: value}`` (or one such dict per quan
 realistic mistake produces on the given inputs, and the words the student reads when their answer
 matches it (see ``check_close``). The right answers never come from here: the checks take them
 from PyTorch (``lstm_references.py``). The wrong steps are one step with switches whose defaults
-give the right answer; ``tests/test_lstm_checks.py`` proves that the defaults equal
+give the right answer; ``tests/course_checks/ex4_lstm/test_lstm.py`` proves that the defaults equal
 ``nn.LSTMCell`` and that every switch changes the result. Both of the exercise's layouts are
 covered: per-gate parameters (NumPy) and PyTorch's stacked blocks.
 """
@@ -93,8 +93,8 @@ def step_variant(
 ) -> tuple[Array, Array]:
     """One LSTM step ``(h_t, c_t)`` on per-gate ``params``, with the mistakes the switches name.
 
-    The defaults are the LSTM of NOTATION.md (``tests/test_lstm_checks.py`` checks them against
-    ``nn.LSTMCell``); see :data:`CELL_VARIANTS` for what each switch value does.
+    The defaults are the LSTM of NOTATION.md (``tests/course_checks/ex4_lstm/test_lstm.py``
+    checks them against ``nn.LSTMCell``); see :data:`CELL_VARIANTS` for what each switch value does.
     """
     x, h_prev, c_prev = (torch.from_numpy(np.asarray(a, dtype=np.float64)) for a in (x_t, h, c))
     p = {name: torch.from_numpy(np.asarray(value)) for name, value in params.items()}

@@ -2,8 +2,9 @@
 
 A mistake is one realistic wrong implementation of one solution cell, written as a text substitution
 on the solution notebook's code (so the catalogue stays readable and breaks loudly if the solution
-changes). ``tests/test_mistakes.py`` autogrades every catalogued mistake with the real grader and
-asserts that each loses points in the cells it names, and that its feedback names the mistake.
+changes). ``tests/grader/test_mistakes.py`` autogrades every catalogued mistake with the real
+grader and asserts that each loses points in the cells it names, and that its feedback names the
+mistake.
 """
 
 from __future__ import annotations
