@@ -40,7 +40,6 @@ from course_checks.cases import drawn
 from course_checks.compare import (
     check_close,
     check_true,
-    check_uniform_spread,
     expect_tuple,
 )
 from course_checks.errors import CheckFailure
@@ -64,7 +63,8 @@ from course_checks.ex3_gru_torch.wrong_answers import (
     forward_mistakes,
 )
 from course_checks.guards import BuiltinGuard
-from course_checks.layouts import TorchLayout, call_in_layout, state_cut_message
+from course_checks.layers import StackedLayout, check_gradients_like
+from course_checks.layouts import TorchLayout, call_in_layout
 from course_checks.probes import (
     attempt,
     backward,
@@ -145,6 +145,9 @@ check_no_builtin_gru_modules = GRU_GUARD.check_modules
 _guard = GRU_GUARD.guarded
 
 
+# nn.GRUCell's parameters, as the checks name them (course_checks.layers).
+GRU_CELL = StackedLayout(("r", "z", "n"), "nn.GRU", "nn.GRUCell", "nn.GRUCell's names")
+
 # ------------------------------------------------------------------------------ calling students
 
 
@@ -181,15 +184,8 @@ GRU_LAYOUT = TorchLayout(
 def _parameter(module: Any, name: str, what: str) -> torch.Tensor:
     __tracebackhide__ = True
     value = getattr(module, name, None)
-    check_true(isinstance(value, torch.Tensor), _no_tensor_message(name, what))
+    check_true(isinstance(value, torch.Tensor), GRU_CELL.no_tensor_message(name, what))
     return value
-
-
-def _no_tensor_message(name: str, what: str) -> str:
-    return (
-        f"{what} has no tensor attribute {name}: store the parameters as self.weight_ih, "
-        f"self.weight_hh, self.bias_ih and self.bias_hh (nn.GRUCell's names)."
-    )
 
 
 def _cell_facts(cell: Any, what: str) -> dict[str, Any]:
@@ -220,53 +216,8 @@ def check_cell_parameters(
         facts = _cell_facts(cell, what)
     else:
         facts = run_probe(_probe_new_cell, cell, D, H, what)
-    _check_cell_facts(facts, D, H, what, initialised)
+    GRU_CELL.check_facts(facts, D, H, what, initialised=initialised)
     return dict(facts["registered"])
-
-
-def _check_cell_facts(
-    facts: Mapping[str, Any], D: int, H: int, what: str, initialised: bool
-) -> None:
-    __tracebackhide__ = True
-    shapes = {"weight_ih": (3 * H, D), "weight_hh": (3 * H, H)}
-    shapes.update({"bias_ih": (3 * H,), "bias_hh": (3 * H,)})
-    letters = {"weight_ih": "(3H, D)", "weight_hh": "(3H, H)", "bias_ih": "(3H,)"}
-    letters["bias_hh"] = "(3H,)"
-    for name, shape in shapes.items():
-        fact = facts[name]
-        check_true(fact["tensor"], _no_tensor_message(name, what))
-        check_true(
-            fact["registered"],
-            f"self.{name} is a plain {fact['type']}, not an nn.Parameter, so the module "
-            f"does not register it: model.parameters() leaves it out, an optimizer would not "
-            f"train it and model.to(device) would not move it. Wrap it: "
-            f"self.{name} = nn.Parameter(...).",
-        )
-        got = tuple(fact["shape"])
-        transposed = len(shape) == 2 and got == shape[::-1]
-        check_true(
-            got == shape,
-            f"self.{name} has shape {got}, expected {shape}, that is "
-            f"{letters[name]} with D={D}, H={H}: PyTorch's layout, the three blocks r, z, n "
-            f"stacked along the first axis." + (" Yours is transposed." if transposed else ""),
-        )
-        check_true(
-            fact["dtype"] == str(torch.float64),
-            f"self.{name} has dtype {fact['dtype']}; create the parameters with the `dtype` "
-            f"argument (float64 by default, dtype=dtype): float32 is too imprecise for the "
-            f"checks, which match torch.nn.GRU to 1e-6.",
-        )
-    extra = sorted(set(facts["registered"]) - set(shapes))
-    check_true(
-        not extra,
-        f"{what} has extra parameters {extra}; it needs exactly weight_ih, weight_hh, bias_ih "
-        f"and bias_hh.",
-    )
-    if not initialised:
-        return
-    bound = 1.0 / math.sqrt(H)
-    for name in shapes:
-        check_uniform_spread(name, facts[name]["spread"], bound, like="nn.GRUCell")
 
 
 def _set_cell(cell: Any, params: Params, what: str) -> None:
@@ -627,7 +578,7 @@ def check_load_from_torch(
     result = run_probe(_probe_gru_load, module_class, seed, T, B, D, H)
     gru, x, h0 = _load_draw(seed, T, B, D, H)
     # Still registered float64 parameters (their values are nn.GRU's now, not an initialisation).
-    _check_cell_facts(result["facts"], D, H, "GRUFromScratch.cell", initialised=False)
+    GRU_CELL.check_facts(result["facts"], D, H, "GRUFromScratch.cell", initialised=False)
     wrong = _load_mistakes(gru, result["before"])
     for name in PARAMETER_NAMES:
         check_close(
@@ -734,23 +685,16 @@ def check_gru_gradients(
     }
     theirs = {name: getattr(gru, f"{name}_l0") for name in PARAMETER_NAMES}
     theirs.update({"x": ref_x, "h0": ref_h0})
-    for name, tensor in theirs.items():
-        label = name if name in ("x", "h0") else f"model.cell.{name}"
-        check_true(
-            grads[name] is not None,
-            state_cut_message("h0", "GRUFromScratch")
-            if name == "h0"
-            else f"{label}.grad is None after loss.backward(): no gradient reached it. "
-            "Parameters must be nn.Parameter, used through torch operations without "
-            ".detach(), .data or .numpy().",
-        )
-        check_close(
-            f"{label}.grad ({case.describe()}), compared with nn.GRU's",
-            grads[name],
-            tensor.grad,
-            kind="torch",
-            mistakes={text: grads_of[name] for text, grads_of in truncated.items()},
-        )
+    check_gradients_like(
+        grads,
+        theirs,
+        truncated,
+        what="GRUFromScratch",
+        reference="nn.GRU",
+        prefix="model.cell.",
+        states=("h0",),
+        case=case.describe(),
+    )
 
 
 def _probe_gru_device(

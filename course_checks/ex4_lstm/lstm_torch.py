@@ -22,7 +22,6 @@ comparisons run on that data after it.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,6 @@ from course_checks.cases import SequenceCase, drawn
 from course_checks.compare import (
     check_close,
     check_true,
-    check_uniform_spread,
     expect_keys,
     expect_tuple,
 )
@@ -49,7 +47,8 @@ from course_checks.ex4_lstm.references import (
 )
 from course_checks.ex4_lstm.wrong_answers import forward_mistakes, step_mistakes
 from course_checks.guards import BuiltinGuard
-from course_checks.layouts import TorchLayout, call_in_layout, state_cut_message
+from course_checks.layers import StackedLayout, check_gradients_like
+from course_checks.layouts import TorchLayout, call_in_layout
 from course_checks.probes import (
     attempt,
     backward,
@@ -127,6 +126,18 @@ no_builtin_lstm = LSTM_GUARD.block  # any route to PyTorch's LSTM raises within 
 check_no_builtin_lstm_modules = LSTM_GUARD.check_modules
 _guard = LSTM_GUARD.guarded
 
+
+# nn.LSTM's parameters, as the checks name them (course_checks.layers).
+LSTM_LAYER = StackedLayout(
+    ("i", "f", "g", "o"),
+    "nn.LSTM",
+    "nn.LSTM",
+    "nn.LSTM's names",
+    suffix="_l0",
+    verb="register",
+    exactly="nn.LSTM's ",
+    loads=True,
+)
 
 # ------------------------------------------------------------------------------ calling students
 
@@ -319,13 +330,6 @@ def check_lstm_step(
 # ------------------------------------------------------------------------------------ the layer
 
 
-def _no_tensor_message(name: str, what: str) -> str:
-    return (
-        f"{what} has no tensor attribute {name}: register the parameters as self.weight_ih_l0, "
-        f"self.weight_hh_l0, self.bias_ih_l0 and self.bias_hh_l0 (nn.LSTM's names)."
-    )
-
-
 def _new_model(module_class: Callable[..., Any], D: int, H: int, guarded: bool, **kw: Any) -> Any:
     __tracebackhide__ = True
     with _guard(guarded):
@@ -348,53 +352,8 @@ def check_lstm_parameters(module_class: Callable[..., Any], D: int, H: int) -> d
     """
     __tracebackhide__ = True
     facts = run_probe(_probe_new_lstm, module_class, D, H)
-    _check_facts(facts, D, H, initialised=True)
+    LSTM_LAYER.check_facts(facts, D, H, "LSTMFromScratch", initialised=True)
     return dict(facts["registered"])
-
-
-def _check_facts(facts: Mapping[str, Any], D: int, H: int, *, initialised: bool) -> None:
-    __tracebackhide__ = True
-    what = "LSTMFromScratch"
-    shapes = {
-        "weight_ih_l0": ((4 * H, D), "(4H, D)"),
-        "weight_hh_l0": ((4 * H, H), "(4H, H)"),
-        "bias_ih_l0": ((4 * H,), "(4H,)"),
-        "bias_hh_l0": ((4 * H,), "(4H,)"),
-    }
-    for name, (shape, letters) in shapes.items():
-        fact = facts[name]
-        check_true(fact["tensor"], _no_tensor_message(name, what))
-        check_true(
-            fact["registered"],
-            f"self.{name} is a plain {fact['type']}, not an nn.Parameter, so the module does "
-            f"not register it: model.parameters() leaves it out, an optimizer would not train "
-            f"it, load_state_dict would not fill it and model.to(device) would not move it. "
-            f"Wrap it: self.{name} = nn.Parameter(...).",
-        )
-        got = tuple(fact["shape"])
-        transposed = len(shape) == 2 and got == shape[::-1]
-        check_true(
-            got == shape,
-            f"self.{name} has shape {got}, expected {shape}, that is {letters} with D={D}, "
-            f"H={H}: PyTorch's layout, the four blocks i, f, g, o stacked along the first axis."
-            + (" Yours is transposed." if transposed else ""),
-        )
-        check_true(
-            fact["dtype"] == str(torch.float64),
-            f"self.{name} has dtype {fact['dtype']}; create the parameters with the `dtype` "
-            f"argument (float64 by default, dtype=dtype): float32 is too imprecise for the "
-            f"checks, which match torch.nn.LSTM to 1e-6.",
-        )
-    extra = sorted(set(facts["registered"]) - set(shapes))
-    check_true(
-        not extra,
-        f"{what} has extra parameters {extra}; it needs exactly nn.LSTM's weight_ih_l0, "
-        f"weight_hh_l0, bias_ih_l0 and bias_hh_l0.",
-    )
-    if initialised:
-        bound = 1.0 / math.sqrt(H)
-        for name in shapes:
-            check_uniform_spread(name, facts[name]["spread"], bound, like="nn.LSTM")
 
 
 def _load(model: nn.Module, params: Params) -> None:
@@ -629,23 +588,16 @@ def check_lstm_gradients(
         detached: _truncated_gradients(case, final_detached=False),
         detached + " (h_n and c_n too)": _truncated_gradients(case, final_detached=True),
     }
-    for name, tensor in theirs.items():
-        label = name if name in ("x", "h0", "c0") else f"model.{name}"
-        check_true(
-            grads[name] is not None,
-            state_cut_message(name, "LSTMFromScratch")
-            if name in ("h0", "c0")
-            else f"{label}.grad is None after loss.backward(): no gradient reached it. "
-            "Parameters must be nn.Parameter, used through torch operations without "
-            ".detach(), .data or .numpy().",
-        )
-        check_close(
-            f"{label}.grad ({case.describe()}), compared with nn.LSTM's",
-            grads[name],
-            tensor.grad,
-            kind="torch",
-            mistakes={text: grads_of[name] for text, grads_of in truncated.items()},
-        )
+    check_gradients_like(
+        grads,
+        theirs,
+        truncated,
+        what="LSTMFromScratch",
+        reference="nn.LSTM",
+        prefix="model.",
+        states=("h0", "c0"),
+        case=case.describe(),
+    )
 
 
 def _probe_lstm_device(
