@@ -78,7 +78,7 @@ def _notebook(assignment: str, path: Path) -> Notebook:
         assignment,
         path.stem,
         path,
-        graded_cells_of(path),
+        graded_cells_of(data),
         check_imports_of(data),
         course.get("verdicts") == "replay",
         tuple(course.get("student_imports", ())),
@@ -124,9 +124,9 @@ def check_modules(assignments: list[Assignment] | None = None) -> tuple[str, ...
     )
 
 
-def graded_cells_of(path: Path) -> tuple[GradedCell, ...]:
-    """The graded cells of a notebook, in notebook order, from their nbgrader metadata."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+def graded_cells_of(notebook: dict) -> tuple[GradedCell, ...]:
+    """The graded cells of a notebook (its JSON), in notebook order, from their nbgrader
+    metadata."""
     cells = []
     for cell in notebook.get("cells", []):
         meta = cell.get("metadata", {}).get("nbgrader", {})
