@@ -60,9 +60,11 @@ experiments: $(STAMP)
 book: experiments
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-## Set up, then run the whole test suite (real nbgrader, real kernels, real book build).
+## Set up, then run the whole test suite (real nbgrader, real kernels, real book build), on
+## TEST_WORKERS pytest-xdist workers: one test module to a worker at a time (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) sandbox postgres browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## The quick part of the suite, for the edit-test loop.
 test-fast: $(STAMP)

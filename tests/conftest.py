@@ -39,3 +39,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 @pytest.fixture
 def grader():
     return run_grader
+
+
+# The modules that build or read the repository's own book (`_build/`): they share that folder,
+# so they run on one worker, one after the other.
+SHARED_BUILD = frozenset({"tests/book/test_book.py", "tests/book/test_browser.py"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``): one group per test module,
+    so that a module's batch fixtures (a graded class, a built book) run once on one worker, and
+    one group for the modules in :data:`SHARED_BUILD`."""
+    for item in items:
+        module = Path(str(item.path)).resolve().relative_to(REPO).as_posix()
+        group = "shared-build" if module in SHARED_BUILD else module
+        item.add_marker(pytest.mark.xdist_group(group))
