@@ -31,6 +31,7 @@ from course_checks.ex1_rnn.wrong_answers import (
     unrolled_gradient_mistakes,
 )
 from course_checks.guards import BuiltinGuard, float_recurrent_classes
+from course_checks.layers import RecurrentLayerChecks
 from course_checks.layouts import state_cut_message
 from course_checks.probes import (
     attempt,
@@ -449,15 +450,41 @@ def check_rnn_module(
     return difference
 
 
-def check_rnn_h0_default(
-    module_class: Callable[..., Any], seed: int, T: int, B: int, D: int, H: int
-) -> float:
-    """``model(x)`` without ``h0`` starts from zeros of ``x``'s dtype and device."""
-    __tracebackhide__ = True
-    case = random_rnn_case(seed, T, B, D, H)
-    runs = run_probe(_probe_rnn_runs, module_class, seed, (T, B, D, H), ("zeros",), guarded=False)
-    zeros = np.zeros((B, H))
-    return check_rnn_outputs("RNNFromScratch with h0=None", *runs[0], case.x, zeros, *case.weights)
+class RNNChecks(RecurrentLayerChecks):
+    """The layer tests (``course_checks.layers``) for ``RNNFromScratch`` against ``nn.RNN``: one
+    state ``h0``, the parameters ``W_x``, ``W_h`` and ``b`` (this exercise's own layout)."""
+
+    name = "RNNFromScratch"
+    reference = "nn.RNN"
+    guard = RNN_GUARD
+    default_state_names_the_case = False
+    draw = staticmethod(random_rnn_case)
+    run_layer = staticmethod(run_rnn_module)
+
+    def new_model(self, module_class: Callable[..., Any], case: RNNCase, guarded: bool) -> Any:
+        __tracebackhide__ = True
+        return _new_rnn(module_class, case)
+
+    def check_outputs(
+        self, what: str, result: Any, case: RNNCase, state: tuple, mistakes: Any = None
+    ) -> float:
+        __tracebackhide__ = True
+        hs, h_n = result
+        return check_rnn_outputs(what, hs, h_n, case.x, state[0], *case.weights, mistakes)
+
+    def check_moved(self, on: Mapping[str, str], device: str) -> None:
+        __tracebackhide__ = True
+        check_true(
+            set(PARAMETER_SHAPES) <= set(on),
+            f"model.to({device!r}) moved only the registered parameters {sorted(on)}: W_x, W_h "
+            f"and b must be nn.Parameter attributes to move with the module.",
+        )
+        super().check_moved(on, device)
+
+
+RNN_CHECKS = RNNChecks()
+check_rnn_h0_default = RNN_CHECKS.check_default_state
+check_rnn_device = RNN_CHECKS.check_device
 
 
 def _load_draw(
@@ -512,50 +539,6 @@ def check_rnn_load_from_torch(
     check_close("h_n after load_from_torch, compared with nn.RNN's h_n", h_n, expected_h_n)
     with torch.no_grad():
         return max(float((hs - expected_hs).abs().max()), float((h_n - expected_h_n).abs().max()))
-
-
-def _probe_rnn_device(
-    module_class: Callable[..., Any], device: str, seed: int, T: int, B: int, D: int, H: int
-) -> dict[str, Any]:
-    """Move the student's module to ``device``: where its parameters went, and a run there."""
-    __tracebackhide__ = True
-    case = random_rnn_case(seed, T, B, D, H)
-    model = _new_rnn(module_class, case).to(device)
-    on = {name: p.device.type for name, p in model.named_parameters()}
-    run = attempt(run_rnn_module, model, torch.from_numpy(case.x).to(device))  # h0=None
-    devices = [str(getattr(v, "device", None)) for v in run.get("value", ())]
-    return {"parameters": on, "run": run, "devices": devices}
-
-
-def check_rnn_device(
-    module_class: Callable[..., Any], device: str, seed: int, T: int, B: int, D: int, H: int
-) -> float:
-    """``model.to(device)`` moves the parameters; forward on ``device`` returns tensors there."""
-    __tracebackhide__ = True
-    case = random_rnn_case(seed, T, B, D, H)
-    result = run_probe(_probe_rnn_device, module_class, device, seed, T, B, D, H)
-    on = result["parameters"]
-    check_true(
-        set(PARAMETER_SHAPES) <= set(on),
-        f"model.to({device!r}) moved only the registered parameters {sorted(on)}: W_x, W_h "
-        f"and b must be nn.Parameter attributes to move with the module.",
-    )
-    kind = torch.device(device).type
-    check_true(
-        all(value == kind for value in on.values()),
-        f"after model.to({device!r}) the parameters are on {on}.",
-    )
-    hs, h_n = outcome(result["run"])
-    difference = check_rnn_outputs(
-        f"RNNFromScratch on {device}", hs, h_n, case.x, np.zeros((B, H)), *case.weights
-    )
-    hs_device, h_n_device = result["devices"]
-    check_true(
-        torch.device(hs_device).type == torch.device(h_n_device).type == kind,
-        f"for an input on {device} forward returned tensors on {hs_device} and "
-        f"{h_n_device}: create new tensors with device=x.device.",
-    )
-    return difference
 
 
 def _probe_rnn_gradients(module_class: Callable[..., Any], case: RNNCase) -> dict[str, Any]:

@@ -21,19 +21,6 @@ import torch
 from course_checks.ex4_lstm.references import GATES, gates_from_stacked
 from course_checks.variants import merge_identical
 
-__all__ = [
-    "CELL_VARIANTS",
-    "GATE_NAMES",
-    "count_mistakes",
-    "forward_mistakes",
-    "gate_mistakes",
-    "layout_variants",
-    "order_readings",
-    "split_mistakes",
-    "step_mistakes",
-    "step_variant",
-]
-
 Array = np.ndarray
 Params = Mapping[str, Array]
 Step = Callable[[Array, Array, Array], tuple[Array, Array]]
@@ -414,3 +401,38 @@ def count_mistakes(kind: str, D: int, H: int) -> dict[str, int]:
                 f"{blocks} block{'s' if blocks > 1 else ''} (the count of {_MODULE[other]})"
             ] = blocks * (D * H + H * H + 2 * H)
     return mistakes
+
+
+_STEP_VARIANTS: dict[str, dict[str, Any]] = {
+    "optimizer.zero_grad() is missing: without it loss.backward() adds each step's gradient to "
+    "the previous ones, so every update uses the sum of all past gradients; call "
+    "optimizer.zero_grad() before loss.backward()": {"zero_grad": False},
+    "the gradients are not clipped before the update (clipping after optimizer.step() comes "
+    "too late): call torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) between "
+    "loss.backward() and optimizer.step()": {"clip": False},
+    "the loss compares predictions of shape (B,) with targets of shape (B, 1), which broadcast "
+    "to a (B, B) matrix: compare tensors of the same shape, torch.mean((model(x) - y) ** 2)": {
+        "target": "column"
+    },
+    "optimizer.step() is called before loss.backward(), so it never sees this step's gradient "
+    "(and zero_grad() then discards it): zero_grad(), backward(), clip, step(), in that order": {
+        "order": "step_first"
+    },
+    "the loss is the sum of the squared errors; use their mean, torch.mean((model(x) - y) ** 2)": {
+        "reduce": "sum"
+    },
+}
+
+
+_MODEL_VARIANTS: dict[str, dict[str, Any]] = {
+    "the optimizer is created inside the loop, so Adam's running averages start again at every "
+    "step: create it once, before the loop": {"optimizer_per_step": True},
+    "step k must train on adding_problem(batch_size, T, seed=seed + k), a new batch at every "
+    "step; every step used the same batch": {"same_batch": True},
+    "the test MSE is measured on the training batch; measure it on test_set, the same held-out "
+    "sequences at every evaluation": {"evaluate_on": "batch"},
+    "the evaluations come at the wrong steps: evaluate after every eval_every updates, that is "
+    "when (k + 1) % eval_every == 0, and record k + 1, the number of updates done": {
+        "schedule": "before"
+    },
+}

@@ -22,9 +22,12 @@ from torch import nn
 
 import __main__
 from course_checks import CheckFailure, replay
+from course_checks.adding import reference_adding_problem
 from course_checks.ex1_rnn import rnn_torch as rnn
 from course_checks.ex1_rnn.references import random_rnn_case
 from course_checks.ex3_gru_torch import gru_torch as gru
+from course_checks.ex3_gru_torch import layer as gru_layer
+from course_checks.ex3_gru_torch.references import random_gru_case
 from course_checks.ex4_lstm import lstm_torch as lstm
 from grader.course import load_course
 from grader.preprocessors.replay_verdicts import MISMATCH_ERROR, take_records
@@ -80,9 +83,9 @@ CHECKS: dict[str, tuple[Callable[..., Any], Any, tuple, dict]] = {
     "gru_module": (gru.check_gru_module, make(), (9431, 7, 3, 4, 6), {"guarded": True}),
     "gru_h0_default": (gru.check_h0_default, make(), (52, 4, 2, 3, 5), {}),
     "gru_load": (gru.check_load_from_torch, make(), (53, 6, 3, 4, 5), {}),
-    "gru_gradients": (gru.check_gru_gradients, make(), (gru.random_gru_case(61, 6, 2, 3, 5),), {}),
+    "gru_gradients": (gru.check_gru_gradients, make(), (random_gru_case(61, 6, 2, 3, 5),), {}),
     "gru_device": (gru.check_gru_device, make(), ("cpu", 54, 5, 3, 2, 4), {}),
-    "adding_problem": (gru.check_adding_problem, gru.reference_adding_problem, (1000, 10, 0), {}),
+    "adding_problem": (gru.check_adding_problem, reference_adding_problem, (1000, 10, 0), {}),
     "train": (gru.check_train, make_train(), (4242,), {"steps": 5, "T": 7, "lr": 0.03}),
     "lstm_step": (lstm.check_lstm_step, torch_step(), (8123, 5, 6, 3), {"guarded": True}),
     "lstm_parameters": (lstm.check_lstm_parameters, make_lstm(), (24, 16), {}),
@@ -167,7 +170,7 @@ def test_the_trained_model_is_found_by_name(monkeypatch) -> None:
 
 def test_the_comparisons_run_again_outside_the_probe(monkeypatch) -> None:
     wrong = make_cell(swap=True)
-    monkeypatch.setattr(gru, "check_close", lambda *args, **kwargs: None)  # a fooled kernel
+    monkeypatch.setattr(gru_layer, "check_close", lambda *args, **kwargs: None)  # a fooled kernel
     _, records = _recorded(monkeypatch, gru.check_gru_cell, wrong, 0, 2, 3, 4)
     monkeypatch.undo()
     with pytest.raises(CheckFailure, match="z and 1 − z are swapped"):
@@ -175,7 +178,7 @@ def test_the_comparisons_run_again_outside_the_probe(monkeypatch) -> None:
 
 
 def test_the_adding_data_travel_compactly(monkeypatch) -> None:
-    _, records = _recorded(monkeypatch, gru.check_adding_problem, gru.reference_adding_problem,
+    _, records = _recorded(monkeypatch, gru.check_adding_problem, reference_adding_problem,
                            1000, 10, 0)  # fmt: skip
     size = len(json.dumps(records))
     assert size < 80_000, f"{size} bytes: x alone is 80 kB as float32, 107 kB in base64"
