@@ -61,10 +61,10 @@ book: experiments
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 ## Set up, then run the whole test suite (real nbgrader, real kernels, real book build), on
-## TEST_WORKERS pytest-xdist workers: one test module to a worker at a time (tests/conftest.py).
+## TEST_WORKERS pytest-xdist workers, one test module to a worker at a time (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: $(STAMP) sandbox postgres browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## The quick part of the suite, for the edit-test loop.
 test-fast: $(STAMP)

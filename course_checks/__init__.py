@@ -23,11 +23,9 @@ mistakes produce). No assignment imports another's; ``rnn_checks`` and the other
 modules are the old names, kept for one release.
 """
 
+from course_checks.calls import call, call_in_place, changed_arguments
 from course_checks.compare import (
     as_numpy,
-    call,
-    call_in_place,
-    changed_arguments,
     check_close,
     check_gradient,
     check_true,

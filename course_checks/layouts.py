@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from course_checks import replay
-from course_checks.compare import _SIGNATURE_HINT, student_failure, unpack_hint, where_raised
+from course_checks.calls import _SIGNATURE_HINT, student_failure, unpack_hint, where_raised
 from course_checks.errors import CheckFailure
 
 __all__ = [

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,15 +44,34 @@ def grader():
 
 # The modules that build or read the repository's own book (`_build/`): they share that folder,
 # so they run on one worker, one after the other.
-SHARED_BUILD = frozenset({"tests/book/test_book.py", "tests/book/test_browser.py"})
+SHARED_BUILD = ("tests/book/test_book.py", "tests/book/test_browser.py")
+# The longest units of work, longest first (measured: the mistakes batch and the book build take
+# about 12 minutes each on 2 cores), so that two workers finish at about the same time.
+LONGEST_FIRST = ("shared-build", "tests/grader/test_mistakes.py", "tests/grader/test_attacks.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def _unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its module, or ``shared-build``."""
+    module = nodeid.split("::", 1)[0]
+    return "shared-build" if module in SHARED_BUILD else module
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``): one group per test module,
-    so that a module's batch fixtures (a graded class, a built book) run once on one worker, and
-    one group for the modules in :data:`SHARED_BUILD`."""
-    for item in items:
-        module = Path(str(item.path)).resolve().relative_to(REPO).as_posix()
-        group = "shared-build" if module in SHARED_BUILD else module
-        item.add_marker(pytest.mark.xdist_group(group))
+    """The longest units first (a stable sort: the order inside a unit stays)."""
+    rank = {unit: number for number, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` runs on pytest-xdist workers, one unit of work (:func:`_unit`) to a worker at
+    a time: a module's batch fixtures (a graded class, a built book) then run once, on one
+    worker, and the modules that share `_build/` never run at the same time."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order of the collection: longest first
+    return UnitScheduling(config, log)

@@ -12,16 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from course_checks.compare import (
-    call,
-    call_in_place,
-    changed_arguments,
-    check_close,
-    check_gradient,
-    check_true,
-    expect_keys,
-    expect_tuple,
-)
+from course_checks.calls import call, call_in_place, changed_arguments
+from course_checks.compare import check_close, check_gradient, check_true, expect_keys, expect_tuple
 from course_checks.ex1_rnn.references import (
     RNNCase,
     _describe,

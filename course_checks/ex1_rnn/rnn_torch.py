@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_checks.compare import call, check_close, check_true, check_uniform_spread, expect_tuple
+from course_checks.calls import call
+from course_checks.compare import check_close, check_true, check_uniform_spread, expect_tuple
 from course_checks.ex1_rnn.references import (
     RNNCase,
     _describe,

@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from course_checks import student_output
+from course_checks.calls import call_with_shapes, changed_arguments
 from course_checks.cases import SequenceCase, drawn
 from course_checks.compare import (
-    call_with_shapes,
-    changed_arguments,
     check_block_order,
     check_close,
     check_gradient,

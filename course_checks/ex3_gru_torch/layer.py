@@ -1,4 +1,4 @@
-"""Checks of Exercise 3, the GRU in PyTorch: short test cells whose failures explain themselves.
+"""Checks of the cell and the layer of Exercise 3, the GRU in PyTorch (Parts 1–3).
 
 The student's modules keep PyTorch's layout: ``GRUCellFromScratch`` holds ``weight_ih (3H, D)``,
 ``weight_hh (3H, H)``, ``bias_ih (3H,)`` and ``bias_hh (3H,)``, three blocks stacked in the order
@@ -20,7 +20,8 @@ conventions: ``forward(x (T, B, D), h0 (1, B, H) or None) -> (output (T, B, H), 
 Right answers always come from ``torch.nn.GRU`` / ``torch.nn.GRUCell`` (and from autograd through
 them). Wrong answers, which let a failure name the likely mistake, come from ``_variant_step``, a
 GRU step with switchable mistakes whose mistake-free setting is asserted equal to ``nn.GRUCell``.
-The adding problem and the training loop have no PyTorch built-in; their references are here.
+The layer's tests are ``course_checks.layers``' shared ones, configured by :class:`GRUChecks`;
+Part 4's (the adding problem, the training) are in ``training.py``.
 """
 
 from __future__ import annotations

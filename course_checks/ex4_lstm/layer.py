@@ -1,4 +1,4 @@
-"""Checks of Exercise 4's PyTorch notebook (``ex4_lstm/lstm_torch``): an LSTM module, trained.
+"""Checks of the step and the layer of Exercise 4's PyTorch notebook (``ex4_lstm/lstm_torch``).
 
 The student's code keeps PyTorch's layout: the step function ``lstm_cell(x_t, h, c, weight_ih,
 weight_hh, bias_ih, bias_hh) -> (h_new, c_new)`` reads the blocks stacked in the order i, f, g, o
@@ -9,10 +9,9 @@ two. It follows ``nn.LSTM``'s conventions: ``forward(x (T, B, D), state=None or 
 (1, B, H)) -> (output (T, B, H), (h_n, c_n))``.
 
 Right answers always come from ``torch.nn.LSTM`` / ``torch.nn.LSTMCell`` (and autograd through
-them, ``lstm_references.py``); wrong ones, which let a failure name the likely mistake, from
-``lstm_wrong_answers.py``. The tests of the training functions replay them on small float64
-models against the reference loop below; their data come from ``gru_torch_checks``' adding
-problem, the one the notebook gives.
+them, ``references.py``); wrong ones, which let a failure name the likely mistake, from
+``wrong_answers.py``. The layer's tests are ``course_checks.layers``' shared ones, configured by
+:class:`LSTMChecks`; the training functions' tests are in ``training.py``.
 
 Like every PyTorch check of the course, a test is split in two (``course_checks.probes``): a
 probe builds and runs the student's objects and returns data, recorded by the grader; the

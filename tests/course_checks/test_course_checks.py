@@ -25,7 +25,7 @@ from course_checks import (
     rel_error,
     worst_entry,
 )
-from course_checks.compare import crash_target
+from course_checks.calls import crash_target
 from course_checks.ex1_rnn.references import (
     numpy_weights_from_torch,
     random_rnn_case,

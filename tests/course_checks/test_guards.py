@@ -23,8 +23,8 @@ from torch import nn
 
 from course_checks import CheckFailure
 from course_checks.ex1_rnn.rnn_torch import check_rnn_module, check_torch_rnn_step, no_builtin_rnn
-from course_checks.ex3_gru_torch.gru_torch import check_gru_cell, check_gru_module, no_builtin_gru
-from course_checks.ex4_lstm.lstm_torch import check_lstm_module, check_lstm_step, no_builtin_lstm
+from course_checks.ex3_gru_torch.layer import check_gru_cell, check_gru_module, no_builtin_gru
+from course_checks.ex4_lstm.layer import check_lstm_module, check_lstm_step, no_builtin_lstm
 from course_checks.guards import block_recurrent_kernels
 
 ROUTES = ("module", "torch", "_VF", "_C disabled", "aten.default", "aten.layer", "decomp", "caught")

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from course_checks import CheckFailure, call, expect_keys, replay
-from course_checks.compare import crash_target
+from course_checks.calls import crash_target
 from grader.preprocessors.replay_verdicts import MISMATCH_ERROR, take_records
 from tests.support.factory import student_solution, with_code_in
 from tests.support.replay_run import error_names, graded_cell, graded_with_replay
@@ -130,7 +130,7 @@ def test_tensors_are_copied_and_gradients_still_reach_the_originals() -> None:
 
 
 def test_call_in_place_passes_the_originals_and_names_what_was_not_restored(record) -> None:
-    from course_checks.compare import call_in_place, changed_arguments
+    from course_checks.calls import call_in_place, changed_arguments
 
     def probe(f, x):  # numerical_gradient's contract: change x, and restore it
         x[0] += 1.0
@@ -161,7 +161,7 @@ def test_call_in_place_passes_the_originals_and_names_what_was_not_restored(reco
 
 
 def _recorded_in_place(record, function) -> dict:
-    from course_checks.compare import call_in_place
+    from course_checks.calls import call_in_place
 
     emitted: list[dict] = []
     saved_emit, saved_mode = replay._emit, replay._mode

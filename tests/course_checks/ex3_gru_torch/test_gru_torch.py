@@ -16,11 +16,9 @@ from torch import nn
 
 from course_checks import CheckFailure
 from course_checks.adding import reference_adding_problem
-from course_checks.ex3_gru_torch.gru_torch import (
+from course_checks.ex3_gru_torch.layer import (
     GRU_BUILTINS,
     call_gru,
-    check_adding_problem,
-    check_adding_trained,
     check_cell_parameters,
     check_gru_cell,
     check_gru_device,
@@ -29,10 +27,14 @@ from course_checks.ex3_gru_torch.gru_torch import (
     check_h0_default,
     check_load_from_torch,
     check_no_builtin_gru_modules,
-    check_train,
     no_builtin_gru,
 )
 from course_checks.ex3_gru_torch.references import random_gru_case, reference_cell, reference_gru
+from course_checks.ex3_gru_torch.training import (
+    check_adding_problem,
+    check_adding_trained,
+    check_train,
+)
 from course_checks.ex3_gru_torch.wrong_answers import _variant_step, cell_mistakes, forward_mistakes
 
 # ------------------------------------------------------------------ yardsticks and wrong versions

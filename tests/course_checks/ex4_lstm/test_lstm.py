@@ -16,6 +16,19 @@ import torch
 from torch import nn
 
 from course_checks import CheckFailure
+from course_checks.ex4_lstm.layer import (
+    LSTM_BUILTINS,
+    call_lstm,
+    check_forget_bias,
+    check_lstm_device,
+    check_lstm_gradients,
+    check_lstm_module,
+    check_lstm_parameters,
+    check_lstm_step,
+    check_no_builtin_lstm_modules,
+    check_state_default,
+    no_builtin_lstm,
+)
 from course_checks.ex4_lstm.lstm_numpy import (
     LSTM_SHAPES,
     check_count_parameters,
@@ -26,22 +39,6 @@ from course_checks.ex4_lstm.lstm_numpy import (
     check_split_torch_weights,
     random_lstm_case,
 )
-from course_checks.ex4_lstm.lstm_torch import (
-    LSTM_BUILTINS,
-    call_lstm,
-    check_evaluate,
-    check_forget_bias,
-    check_lstm_device,
-    check_lstm_gradients,
-    check_lstm_module,
-    check_lstm_parameters,
-    check_lstm_step,
-    check_no_builtin_lstm_modules,
-    check_state_default,
-    check_train_model,
-    check_train_step,
-    no_builtin_lstm,
-)
 from course_checks.ex4_lstm.lstm_torch import random_lstm_case as random_torch_case
 from course_checks.ex4_lstm.references import (
     gates_from_stacked,
@@ -51,6 +48,7 @@ from course_checks.ex4_lstm.references import (
     torch_lstm_step,
     torch_parameter_count,
 )
+from course_checks.ex4_lstm.training import check_evaluate, check_train_model, check_train_step
 from course_checks.ex4_lstm.wrong_answers import (
     CELL_VARIANTS,
     count_mistakes,
