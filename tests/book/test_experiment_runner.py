@@ -111,7 +111,8 @@ def test_an_interrupted_step_resumes_where_it_stopped(cache, tmp_path):
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     stopped = time.monotonic()
     _, stderr = process.communicate(timeout=120)
-    assert time.monotonic() - stopped < 30, "Ctrl-C did not stop the step promptly"
+    # The workers are ended, not left to finish the run each was handed next (seconds each).
+    assert time.monotonic() - stopped < 10, "Ctrl-C did not stop the step promptly"
     first = {path.name: path.stat().st_mtime_ns for path in cache.glob("*.json")}
     assert 1 <= len(first) < 8, f"{len(first)} results after the interruption: {stderr[-800:]}"
     assert not list(cache.glob("*.tmp")), "an interrupted run left half a result"
