@@ -352,7 +352,7 @@ def replayed_message(
 
 
 def _hint_lines(message: str) -> str:
-    """The course's hints at the end of ``compare.call``'s message about a student's error.
+    """The course's hints at the end of ``calls.call``'s message about a student's error.
 
     They follow the line that describes the arguments; what comes before it (the exception's
     message, which may hold several lines) is the kernel's text, and the line that raised is

@@ -75,7 +75,7 @@ GRADIENT_GROUPS = {
 }
 SHUT, OPEN = -40.0, 40.0  # sigmoid(±40) is 0 or 1 to float64 precision (4e-18)
 
-# The shape sentence of compare.call's hint is written for the RNN; this one names the GRU's shapes.
+# The shape sentence of calls.call's hint is written for the RNN; this one names the GRU's shapes.
 GRU_SHAPES = (
     "Shapes: sequences are time-major, x is (T, B, D), so x[t] is one time step of shape (B, D) "
     "and axis 0 is time; a state h is (B, H); W_xr, W_xz and W_xh are (D, H), W_hr, W_hz and "
@@ -113,7 +113,7 @@ def random_gru_case(seed: int, T: int, B: int, D: int, H: int) -> GRUCase:
 
 
 def _call(function: Callable[..., Any], *args: Any) -> Any:
-    """``compare.call``, with the GRU's shapes in the hint that follows a shape error."""
+    """``calls.call``, with the GRU's shapes in the hint that follows a shape error."""
     __tracebackhide__ = True
     return call_with_shapes(GRU_SHAPES, function, *args)
 
