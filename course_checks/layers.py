@@ -35,6 +35,7 @@ __all__ = [
     "RecurrentLayerChecks",
     "StackedLayout",
     "check_gradients_like",
+    "check_step_gradients",
 ]
 
 _COUNT = {3: "three", 4: "four"}
@@ -127,6 +128,35 @@ class StackedLayout:
         bound = 1.0 / math.sqrt(H)
         for name in shapes:
             check_uniform_spread(name, facts[name]["spread"], bound, like=self.init_like)
+
+
+def check_step_gradients(
+    grads: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    *,
+    user: str,
+    loss: str,
+    through: str,
+) -> None:
+    """The step tests' gradients: each one the student's step got (``grads``, from a probe) exists
+    and equals the reference's (``expected``, by name, in order).
+
+    ``user`` says what must use the inputs (``"rnn_step"``), ``loss`` is the scalar that was
+    differentiated and ``through`` how the student's gradients were computed, as the messages say.
+    """
+    __tracebackhide__ = True
+    for name, value in expected.items():
+        check_true(
+            grads[name] is not None,
+            f"{name}.grad is None after backward(): {user} must use {name} through torch "
+            f"operations (no .numpy(), .detach() or .data).",
+        )
+        check_close(
+            f"the gradient of {loss} with respect to {name} ({through})",
+            grads[name],
+            value,
+            kind="torch",
+        )
 
 
 def check_gradients_like(

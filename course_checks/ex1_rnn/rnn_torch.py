@@ -32,7 +32,7 @@ from course_checks.ex1_rnn.wrong_answers import (
     unrolled_gradient_mistakes,
 )
 from course_checks.guards import BuiltinGuard, float_recurrent_classes
-from course_checks.layers import RecurrentLayerChecks
+from course_checks.layers import RecurrentLayerChecks, check_step_gradients
 from course_checks.layouts import state_cut_message
 from course_checks.probes import (
     attempt,
@@ -169,18 +169,13 @@ def check_torch_rnn_step(
     )
     expected = torch_rnn_gradients(x_t[None], h_prev, W_x, W_h, b, g[None])
     expected["dx"] = expected["dx"][0]
-    for name, key in STEP_INPUTS.items():
-        check_true(
-            grads[name] is not None,
-            f"{name}.grad is None after backward(): rnn_step must use {name} through torch "
-            f"operations (no .numpy(), .detach() or .data).",
-        )
-        check_close(
-            f"the gradient of sum(g * h_t) with respect to {name} (autograd through rnn_step)",
-            grads[name],
-            expected[key],
-            kind="torch",
-        )
+    check_step_gradients(
+        grads,
+        {name: expected[key] for name, key in STEP_INPUTS.items()},
+        user="rnn_step",
+        loss="sum(g * h_t)",
+        through="autograd through rnn_step",
+    )
 
 
 def set_rnn_parameters(

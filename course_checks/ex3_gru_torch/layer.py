@@ -56,7 +56,7 @@ from course_checks.ex3_gru_torch.wrong_answers import (
     forward_mistakes,
 )
 from course_checks.guards import BuiltinGuard
-from course_checks.layers import RecurrentLayerChecks, StackedLayout
+from course_checks.layers import RecurrentLayerChecks, StackedLayout, check_step_gradients
 from course_checks.layouts import TorchLayout, call_in_layout
 from course_checks.probes import (
     attempt,
@@ -415,19 +415,13 @@ def check_gru_cell(
     (reference(*ref_inputs) * torch.from_numpy(case.g_n)).sum().backward()
     theirs = {"x_t": ref_inputs[0], "h": ref_inputs[1]}
     theirs.update({f"cell.{name}": getattr(reference, name) for name in PARAMETER_NAMES})
-    for name, tensor in theirs.items():
-        check_true(
-            grads[name] is not None,
-            f"{name}.grad is None after backward(): the step must use {name} through torch "
-            f"operations (no .numpy(), .detach() or .data).",
-        )
-        check_close(
-            f"the gradient of sum(g * h_new) with respect to {name} (autograd through "
-            f"GRUCellFromScratch, compared with nn.GRUCell's)",
-            grads[name],
-            tensor.grad,
-            kind="torch",
-        )
+    check_step_gradients(
+        grads,
+        {name: tensor.grad for name, tensor in theirs.items()},
+        user="the step",
+        loss="sum(g * h_new)",
+        through="autograd through GRUCellFromScratch, compared with nn.GRUCell's",
+    )
     return largest
 
 

@@ -43,7 +43,7 @@ from course_checks.ex4_lstm.references import (
 )
 from course_checks.ex4_lstm.wrong_answers import forward_mistakes, step_mistakes
 from course_checks.guards import BuiltinGuard
-from course_checks.layers import RecurrentLayerChecks, StackedLayout
+from course_checks.layers import RecurrentLayerChecks, StackedLayout, check_step_gradients
 from course_checks.layouts import TorchLayout, call_in_layout
 from course_checks.probes import (
     attempt,
@@ -298,19 +298,13 @@ def check_lstm_step(
     ).backward()
     theirs = dict(zip(_STEP_INPUTS[:3], ref_inputs, strict=True))
     theirs.update({name: getattr(cell, name) for name in STACKED_NAMES})
-    for name, tensor in theirs.items():
-        check_true(
-            grads[name] is not None,
-            f"{name}.grad is None after backward(): lstm_cell must use {name} through torch "
-            f"operations (no .numpy(), .detach() or .data).",
-        )
-        check_close(
-            f"the gradient of sum(g_h * h_new) + sum(g_c * c_new) with respect to {name} "
-            f"(autograd through lstm_cell, compared with nn.LSTMCell's)",
-            grads[name],
-            tensor.grad,
-            kind="torch",
-        )
+    check_step_gradients(
+        grads,
+        {name: tensor.grad for name, tensor in theirs.items()},
+        user="lstm_cell",
+        loss="sum(g_h * h_new) + sum(g_c * c_new)",
+        through="autograd through lstm_cell, compared with nn.LSTMCell's",
+    )
     return largest
 
 
