@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--quiet", action="store_true", help="no progress lines")
     grade.add_argument(
+        "--unisolated",
+        action="store_true",
+        help="where bubblewrap cannot isolate the kernels, grade with resource limits only "
+        "(kernels then see this machine's files): only for submissions you trust",
+    )
+    grade.add_argument(
         "--solutions",
         type=Path,
         default=SOLUTIONS_DIR,
@@ -139,6 +145,16 @@ def _autograde(args: argparse.Namespace) -> int:
     from grader.sandbox import detect_mode
 
     mode = detect_mode()
+    if not mode.isolated and not args.unisolated:
+        # A kernel that sees the machine's files can rewrite this checkout's course_checks, and
+        # so every other student's grade: never without the instructor's say-so.
+        print(
+            f"autograde: refusing to grade untrusted notebooks without isolation: {mode.reason}. "
+            "Install bubblewrap and run as root (`make sandbox` does both where it can), or "
+            "pass --unisolated to grade with resource limits only, for submissions you trust.",
+            file=sys.stderr,
+        )
+        return 2
     note = "bubblewrap" if mode.isolated else f"LIMITS ONLY, NOT ISOLATED ({mode.reason})"
     if mode.isolated:
         note += ", warm kernels" if options.warm_kernels else ", cold kernels"

@@ -3,7 +3,8 @@
 - a zygote that dies is replaced, and a notebook that got no kernel because of it is graded again;
 - before anyone is graded, the reference solutions are (the canary): a set-up in which they do not
   get full marks stops the batch with a message, and writes no grade;
-- without bubblewrap (``GRADER_SANDBOX=off``) the limits-only kernel still works as root;
+- without bubblewrap (``GRADER_SANDBOX=off``) the grader refuses, and with ``--unisolated`` the
+  limits-only kernel still works as root;
 - batches running at once on one machine get different sandbox uids;
 - folders a student wrote are deleted without recursion and without following links.
 """
@@ -113,13 +114,33 @@ def test_the_canary_stops_a_broken_setup_before_any_grade(tmp_path: Path) -> Non
     assert not (out / "feedback").exists()
 
 
+def test_without_isolation_the_grader_refuses_unless_told(tmp_path: Path) -> None:
+    # A kernel that sees the machine's files could rewrite course_checks, and every grade.
+    _honest(tmp_path / "in", "alice")
+    env = {**grader_env(), "GRADER_SANDBOX": "off"}
+    argv = [*GRADE, str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--jobs", "1"]
+    refused = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "without isolation: GRADER_SANDBOX=off" in refused.stderr
+    assert "--unisolated" in refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="the red team's case: root without bubblewrap")
 def test_limits_only_kernels_work_as_root(tmp_path: Path) -> None:
     _honest(tmp_path / "in", "alice")
     env = {**grader_env(), "GRADER_SANDBOX": "off"}
     done = subprocess.run(
-        [*GRADE, str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--jobs", "1"],
+        [
+            *GRADE,
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            "1",
+            "--unisolated",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
