@@ -1,0 +1,146 @@
+"""One run of Chapter 5's character language model, from a plain-dict specification.
+
+Training is truncated BPTT over contiguous streams (:mod:`experiments.language.streams`): the
+state is carried from chunk to chunk and detached, the loss is the mean cross-entropy over the
+chunk's characters, the gradient norm is clipped, and the text starts again (with a fresh state)
+when a pass ends. Every ``eval_every`` steps the model is scored on the validation text, in bits
+per character; the checkpoint with the best validation score is kept, and the test text is read
+once, by that checkpoint. Seeded, one CPU thread: a specification gives the same result on a
+given machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from experiments.language import corpora, streams
+from experiments.language.models import CharLM
+from experiments.language.ngram import encode
+
+Spec = dict[str, Any]
+
+DEFAULTS: Spec = {
+    "corpus": "python_source",
+    "embed": 32,
+    "hidden": 256,
+    "layers": 1,
+    "dropout": 0.0,
+    "optimizer": "adam",
+    "lr": 3e-3,
+    "momentum": 0.0,
+    "steps": 1000,
+    "batch": 32,
+    "bptt": 64,
+    "clip": 1.0,
+    "eval_every": 250,
+    "eval_streams": 16,
+    "eval_chars": 100_000,  # of the validation and test texts: the first this many characters
+}
+
+OPTIMIZERS = {
+    "sgd": lambda params, spec: torch.optim.SGD(params, lr=spec["lr"], momentum=spec["momentum"]),
+    "rmsprop": lambda params, spec: torch.optim.RMSprop(params, lr=spec["lr"]),
+    "adam": lambda params, spec: torch.optim.Adam(params, lr=spec["lr"]),
+}
+
+
+def texts(spec: Spec) -> dict[str, np.ndarray]:
+    """The specification's corpus as character ids, by split (evaluation texts cut to
+    ``eval_chars``)."""
+    spec = {**DEFAULTS, **spec}
+    corpus = corpora.load(spec["corpus"])
+    ids = {split: encode(corpus.texts[split], corpora.ALPHABET) for split in corpora.SPLITS}
+    for split in ("valid", "test"):
+        ids[split] = ids[split][: spec["eval_chars"]]
+    return ids
+
+
+def stream_targets(length: int, B: int) -> np.ndarray:
+    """The positions of a text of ``length`` characters that :func:`bits_per_character` scores
+    with ``B`` streams: every character of a stream but its first (so that an n-gram baseline can
+    be scored on exactly the same characters)."""
+    n = length // B
+    return (np.arange(B)[:, None] * n + np.arange(1, n)[None, :]).ravel()
+
+
+@torch.no_grad()
+def bits_per_character(model: CharLM, ids: np.ndarray, B: int, T: int = 256) -> float:
+    """Mean ``-log2 P`` of the characters at :func:`stream_targets`, reading ``ids`` as ``B``
+    streams with the state carried across chunks."""
+    model.eval()
+    total, count, h = 0.0, 0, None
+    for x, y in streams.chunks(streams.batchify(ids, B), T):
+        logits, h = model(torch.from_numpy(x), h)
+        total += float(
+            F.cross_entropy(logits.flatten(0, 1), torch.from_numpy(y).flatten(), reduction="sum")
+        )
+        count += y.size
+    model.train()
+    return total / count / math.log(2)
+
+
+def train(spec: Spec) -> dict[str, Any]:
+    """Train the model of ``spec``; its validation history, and the chosen checkpoint's scores.
+
+    Returns ``valid_bpc`` and ``test_bpc`` (the checkpoint with the best validation score),
+    ``best_step``, ``history`` (``[step, validation bpc]``), ``train_bpc`` (the mean training loss
+    of each evaluation interval, in bits), ``steps``, ``parameters``, ``seconds`` and
+    ``cpu_seconds``.
+    """
+    spec = {**DEFAULTS, **spec}
+    started, started_cpu = time.perf_counter(), time.process_time()
+    ids = texts(spec)
+    torch.manual_seed(spec["seed"])
+    V = len(corpora.ALPHABET)
+    model = CharLM(V, spec["embed"], spec["hidden"], spec["layers"], spec["dropout"])
+    optimizer = OPTIMIZERS[spec["optimizer"]](model.parameters(), spec)
+    # Each run starts its streams at a seeded offset, so seeds differ in data order too.
+    offset = int(np.random.default_rng(spec["seed"]).integers(len(ids["train"]) // 2))
+    train_streams = streams.batchify(np.roll(ids["train"], -offset), spec["batch"])
+    history: list[list[float]] = []
+    train_bpc: list[float] = []
+    interval: list[float] = []
+    best: tuple[float, int, dict] | None = None
+    step, h, pieces = 0, None, iter(())
+    while step < spec["steps"]:
+        piece = next(pieces, None)
+        if piece is None:  # a pass ends: start again from a fresh state
+            pieces, h = streams.chunks(train_streams, spec["bptt"]), None
+            continue
+        x, y = (torch.from_numpy(a) for a in piece)
+        logits, h = model(x, h)
+        h = h.detach()  # truncation: the next chunk's gradient stops here
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), spec["clip"])
+        optimizer.step()
+        step += 1
+        interval.append(float(loss.detach()) / math.log(2))
+        if step % spec["eval_every"] == 0 or step == spec["steps"]:
+            score = bits_per_character(model, ids["valid"], spec["eval_streams"])
+            history.append([step, score])
+            train_bpc.append(float(np.mean(interval)))
+            interval = []
+            if best is None or score < best[0]:
+                best = (score, step, copy.deepcopy(model.state_dict()))
+    assert best is not None
+    model.load_state_dict(best[2])
+    return {
+        "valid_bpc": best[0],
+        "test_bpc": bits_per_character(model, ids["test"], spec["eval_streams"]),
+        "best_step": best[1],
+        "history": history,
+        "train_bpc": train_bpc,
+        "steps": step,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - started_cpu,
+    }
