@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ import torch
 from tqdm import tqdm
 
 from course_checks import adding
+from experiments.language import training as language_training
 from experiments.training import DEFAULTS, Spec, train
 
 PACKAGE = Path(__file__).resolve().parent
@@ -48,13 +50,51 @@ SHARED_MODULES = (Path(adding.__file__).resolve(),)
 LABELS = ("sizing", "stage")
 
 
+# Chapter 5's language-model runs (``"trainer": "language"``) depend on these instead; their text
+# comes from the standard library, so the Python release is part of their fingerprint too.
+LANGUAGE_MODULES = (
+    "language/corpora.py",
+    "language/models.py",
+    "language/streams.py",
+    "language/training.py",
+)
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """One kind of run: how it trains, the defaults filled in before a spec is hashed, and what
+    its results depend on (modules of the package, other files, the Python release or not)."""
+
+    train: Callable[[Spec], dict[str, Any]]
+    defaults: Spec
+    modules: tuple[str, ...]
+    describe: Callable[[Spec], str]
+    cost: Callable[[Spec], float]
+    python_release: bool = False
+
+
+def _trainer(spec: Spec) -> Trainer:
+    kind = spec.get("trainer", "sequence")
+    if kind not in TRAINERS:
+        raise ValueError(f"unknown trainer {kind!r}: one of {sorted(TRAINERS)}")
+    return TRAINERS[kind]
+
+
 @cache
-def code_fingerprint() -> str:
-    """A hash of the modules results depend on and of the PyTorch and NumPy versions."""
+def code_fingerprint(kind: str = "sequence") -> str:
+    """A hash of the modules a kind of run's results depend on and of the PyTorch and NumPy
+    versions (and the Python release, for the language runs)."""
     digest = hashlib.sha256(f"torch {torch.__version__} numpy {numpy.__version__}".encode())
-    for name in RESULT_MODULES:
+    trainer = TRAINERS[kind]
+    # Chapter 4's runs read the module-level tuples (their key is as it was before other kinds
+    # of run existed); the others their trainer's modules.
+    modules = RESULT_MODULES if kind == "sequence" else trainer.modules
+    shared = SHARED_MODULES if kind == "sequence" else ()
+    if trainer.python_release:
+        digest.update(f"python {sys.version}".encode())
+    for name in modules:
         digest.update(name.encode() + (PACKAGE / name).read_bytes())
-    for path in SHARED_MODULES:
+    for path in shared:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
@@ -62,10 +102,12 @@ def code_fingerprint() -> str:
 def cache_key(spec: Spec) -> str:
     """The cache key of a specification: its defaults filled in and its labels left out, so that
     equal runs share a key."""
-    full = {key: value for key, value in {**DEFAULTS, **spec}.items() if key not in LABELS}
-    return hashlib.sha256(
-        (code_fingerprint() + json.dumps(full, sort_keys=True)).encode()
-    ).hexdigest()[:32]
+    trainer = _trainer(spec)
+    full = {key: value for key, value in {**trainer.defaults, **spec}.items() if key not in LABELS}
+    fingerprint = code_fingerprint(spec.get("trainer", "sequence"))
+    return hashlib.sha256((fingerprint + json.dumps(full, sort_keys=True)).encode()).hexdigest()[
+        :32
+    ]
 
 
 def cache_dir() -> Path:
@@ -74,7 +116,7 @@ def cache_dir() -> Path:
 
 def _train_one_thread(spec: Spec) -> dict[str, Any]:
     torch.set_num_threads(1)  # small models: one thread per run, one run per core
-    return train(spec)
+    return _trainer(spec).train(spec)
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:
@@ -143,6 +185,33 @@ def _describe(spec: Spec) -> str:
     )
 
 
+def _describe_language(spec: Spec) -> str:
+    """'language model on python_docs, H = 256, adam lr 0.003, seed 1'."""
+    spec = {**language_training.DEFAULTS, **spec}
+    return (
+        f"language model on {spec['corpus']}, H = {spec['hidden']}, {spec['optimizer']} "
+        f"lr {spec['lr']:g}, seed {spec['seed']}"
+    )
+
+
+def _language_cost(spec: Spec) -> float:
+    spec = {**language_training.DEFAULTS, **spec}
+    return spec["steps"] * spec["bptt"] * spec["batch"] * spec["hidden"] ** 2 / 64**2
+
+
+TRAINERS = {
+    "sequence": Trainer(train, DEFAULTS, RESULT_MODULES, _describe, _cost),
+    "language": Trainer(
+        language_training.train,
+        language_training.DEFAULTS,
+        LANGUAGE_MODULES,
+        _describe_language,
+        _language_cost,
+        python_release=True,
+    ),
+}
+
+
 class _Progress:
     """A tqdm bar of runs done / total, with the time left estimated from the runs' costs
     (the longest runs start first, so a count-based estimate would be far too pessimistic)."""
@@ -190,9 +259,11 @@ def run_all(
     folder.mkdir(parents=True, exist_ok=True)
     keys, found, missing = _split(specs, folder)
     if missing:
-        order = sorted(missing, key=lambda key: -_cost(missing[key]))
+        order = sorted(missing, key=lambda key: -_trainer(missing[key]).cost(missing[key]))
         workers = workers or os.cpu_count() or 1
-        bar = _Progress({key: _cost(missing[key]) for key in order}, label, progress)
+        bar = _Progress(
+            {key: _trainer(missing[key]).cost(missing[key]) for key in order}, label, progress
+        )
         failures: list[str] = []
         # spawn: a notebook's kernel may have used PyTorch's thread pools, which fork breaks
         context = multiprocessing.get_context("spawn")
@@ -209,7 +280,10 @@ def run_all(
                         f"are kept in {folder}: run {TRAIN_COMMAND} again to resume"
                     ) from None
                 except Exception as error:  # reported below, with its run
-                    failures.append(f"{_describe(missing[key])}: {type(error).__name__}: {error}")
+                    failures.append(
+                        f"{_trainer(missing[key]).describe(missing[key])}: "
+                        f"{type(error).__name__}: {error}"
+                    )
                 else:
                     _store(folder, key, result)
                     found[key] = result
@@ -238,7 +312,8 @@ def load_all(specs: Iterable[Spec]) -> list[dict[str, Any]]:
     specs = list(specs)
     keys, found, missing = _split(specs, cache_dir())
     if missing:
-        example = _describe(next(iter(missing.values())))
+        first = next(iter(missing.values()))
+        example = _trainer(first).describe(first)
         raise MissingResults(
             f"{len(missing)} of {len(set(keys))} training runs are not in {cache_dir()} "
             f"(for example {example}): run {TRAIN_COMMAND} to train them, then build again."

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from experiments import runner
 from experiments.language import corpora, streams
 from experiments.language.models import CharLM
 from experiments.language.training import bits_per_character, stream_targets, train
@@ -43,21 +44,58 @@ def test_scoring_carries_the_state_across_chunks() -> None:
     assert whole == pytest.approx(float(-logp.mean()) / math.log(2), rel=1e-6)
 
 
+TINY = {
+    "corpus": "python_docs",
+    "hidden": 32,
+    "embed": 8,
+    "steps": 60,
+    "batch": 8,
+    "bptt": 32,
+    "eval_every": 30,
+    "eval_chars": 4000,
+    "seed": 3,
+}
+
+
 def test_a_short_run_learns_and_is_the_same_twice() -> None:
-    spec = {
-        "corpus": "python_docs",
-        "hidden": 32,
-        "embed": 8,
-        "steps": 60,
-        "batch": 8,
-        "bptt": 32,
-        "eval_every": 30,
-        "eval_chars": 4000,
-        "seed": 3,
-    }
+    spec = TINY
     first, second = train(spec), train(spec)
     for key in ("valid_bpc", "test_bpc", "history", "train_bpc"):
         assert first[key] == second[key], key
     uniform = math.log2(len(corpora.ALPHABET))
     assert first["valid_bpc"] < uniform - 1.0, first["history"]
     assert [step for step, _ in first["history"]] == [30, 60]
+
+
+def test_language_runs_are_trained_and_cached_by_the_runner(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GRU_EXPERIMENT_CACHE", str(tmp_path))
+    spec = {"trainer": "language", **TINY, "steps": 20, "eval_every": 20}
+    [result] = runner.run_all([spec], workers=1)
+    assert result["spec"] == spec and result["steps"] == 20
+    [stored] = tmp_path.glob("*.json")
+    mtime = stored.stat().st_mtime_ns
+    assert runner.load_all([spec])[0]["test_bpc"] == result["test_bpc"]
+    runner.run_all([spec], workers=1)  # cached: nothing trained again
+    assert stored.stat().st_mtime_ns == mtime
+    assert "language model on python_docs" in runner._trainer(spec).describe(spec)
+
+
+def test_language_code_changes_language_keys_only(tmp_path, monkeypatch) -> None:
+    copy = tmp_path / "experiments"
+    (copy / "language").mkdir(parents=True)
+    for path in [*runner.PACKAGE.glob("*.py"), *runner.PACKAGE.glob("language/*.py")]:
+        (copy / path.relative_to(runner.PACKAGE)).write_bytes(path.read_bytes())
+    monkeypatch.setattr(runner, "PACKAGE", copy)
+    chapter_4 = {"task": "adding", "task_args": {"length": 8}, "model": "gru", "hidden": 8,
+                 "seed": 3}  # fmt: skip
+    language = {"trainer": "language", **TINY}
+    runner.code_fingerprint.cache_clear()
+    try:
+        before = runner.cache_key(chapter_4), runner.cache_key(language)
+        with (copy / "language" / "training.py").open("a") as handle:
+            handle.write("\n# a change to the language model's training\n")
+        runner.code_fingerprint.cache_clear()
+        assert runner.cache_key(chapter_4) == before[0]
+        assert runner.cache_key(language) != before[1]
+    finally:
+        runner.code_fingerprint.cache_clear()
