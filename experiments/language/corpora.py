@@ -4,7 +4,8 @@ Two corpora, each split into training, validation and test text **by document**,
 position inside one, so that no test sentence has its neighbours in the training text:
 
 - ``python_source``: the standard library's own modules (the ``.py`` files at the top of
-  ``Lib/``), one document per file: the analogue of Karpathy's char-rnn on the Linux source.
+  ``Lib/``, less the generated ``_sysconfigdata_*.py``), one document per file: the analogue of
+  Karpathy's char-rnn on the Linux source.
 - ``python_docs``: the English prose of ``pydoc_data/topics.py`` (the reference manual's topics
   that ``help()`` prints), one document per topic.
 
@@ -104,7 +105,9 @@ def _stdlib() -> Path:
 @cache
 def python_source() -> Corpus:
     """The standard library's top-level modules, one document per file."""
-    files = sorted(_stdlib().glob("*.py"))
+    # _sysconfigdata_*.py is generated when Python is built (this machine's build settings): data
+    # that differs from machine to machine, not source anyone wrote.
+    files = sorted(p for p in _stdlib().glob("*.py") if not p.name.startswith("_sysconfigdata"))
     return from_documents(
         "python_source",
         f"the Python {_version()} standard library's modules ({_stdlib()}/*.py)",

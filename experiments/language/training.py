@@ -31,7 +31,8 @@ DEFAULTS: Spec = {
     "embed": 32,
     "hidden": 256,
     "layers": 1,
-    "dropout": 0.0,
+    "dropout": 0.0,  # nn.GRU's, between layers
+    "recurrent_dropout": 0.0,  # variational, on the recurrent connection (one layer)
     "optimizer": "adam",
     "lr": 3e-3,
     "momentum": 0.0,
@@ -40,8 +41,8 @@ DEFAULTS: Spec = {
     "bptt": 64,
     "clip": 1.0,
     "eval_every": 250,
-    "eval_streams": 16,
-    "eval_chars": 100_000,  # of the validation and test texts: the first this many characters
+    "eval_streams": 64,
+    "eval_chars": None,  # if set, the validation and test texts' first this many characters
 }
 
 OPTIMIZERS = {
@@ -52,13 +53,14 @@ OPTIMIZERS = {
 
 
 def texts(spec: Spec) -> dict[str, np.ndarray]:
-    """The specification's corpus as character ids, by split (evaluation texts cut to
-    ``eval_chars``)."""
+    """The specification's corpus as character ids, by split (the evaluation texts cut to
+    ``eval_chars``, if set: for tests)."""
     spec = {**DEFAULTS, **spec}
     corpus = corpora.load(spec["corpus"])
     ids = {split: encode(corpus.texts[split], corpora.ALPHABET) for split in corpora.SPLITS}
-    for split in ("valid", "test"):
-        ids[split] = ids[split][: spec["eval_chars"]]
+    if spec["eval_chars"] is not None:
+        for split in ("valid", "test"):
+            ids[split] = ids[split][: spec["eval_chars"]]
     return ids
 
 
@@ -99,7 +101,9 @@ def train(spec: Spec) -> dict[str, Any]:
     ids = texts(spec)
     torch.manual_seed(spec["seed"])
     V = len(corpora.ALPHABET)
-    model = CharLM(V, spec["embed"], spec["hidden"], spec["layers"], spec["dropout"])
+    model = CharLM(
+        V, spec["embed"], spec["hidden"], spec["layers"], spec["dropout"], spec["recurrent_dropout"]
+    )
     optimizer = OPTIMIZERS[spec["optimizer"]](model.parameters(), spec)
     # Each run starts its streams at a seeded offset, so seeds differ in data order too.
     offset = int(np.random.default_rng(spec["seed"]).integers(len(ids["train"]) // 2))

@@ -104,6 +104,8 @@ def test_the_corpora_are_split_by_document_and_the_same_everywhere() -> None:
             assert all(corpora.split_of(doc) == split for doc in corpus.documents[split])
         every = [doc for split in corpora.SPLITS for doc in corpus.documents[split]]
         assert len(every) == len(set(every))
+    sources = [doc for docs in corpora.python_source().documents.values() for doc in docs]
+    assert "os.py" in sources and not [d for d in sources if d.startswith("_sysconfigdata")]
     # a fixed function of the name (sha256), not of Python's salted hash or of the file list
     assert [corpora.split_of(n) for n in ("os.py", "re.py", "typing.py")] == [
         corpora.split_of(n) for n in ("os.py", "re.py", "typing.py")

@@ -99,3 +99,32 @@ def test_language_code_changes_language_keys_only(tmp_path, monkeypatch) -> None
         assert runner.cache_key(language) != before[1]
     finally:
         runner.code_fingerprint.cache_clear()
+
+
+def test_the_variational_gru_is_nn_gru_without_dropout_and_masks_once_per_sequence() -> None:
+    from experiments.language.models import VariationalGRU
+
+    torch.manual_seed(0)
+    layer = VariationalGRU(3, 5, p=0.5).double()
+    reference = torch.nn.GRU(3, 5).double()
+    reference.load_state_dict(layer.state_dict())  # the same names: weights load either way
+    x, h0 = torch.randn(7, 4, 3, dtype=torch.float64), torch.randn(1, 4, 5, dtype=torch.float64)
+    layer.eval()
+    for got, expected in zip(layer(x, h0), reference(x, h0), strict=True):
+        assert torch.allclose(got, expected, atol=1e-12, rtol=0)
+    layer.train()
+    torch.manual_seed(1)
+    outputs, _ = layer(x, h0)
+    torch.manual_seed(1)
+    mask = layer.mask(4, x)  # the mask that call drew: one for all seven steps
+    assert set(mask.unique().tolist()) == {0.0, 2.0}
+    state, expected = h0[0], []
+    for t in range(7):  # nn.GRU's equations by hand, the mask on the recurrent input only
+        gi = x[t] @ layer.weight_ih_l0.T + layer.bias_ih_l0
+        gh = (state * mask) @ layer.weight_hh_l0.T + layer.bias_hh_l0
+        r = torch.sigmoid(gi[:, :5] + gh[:, :5])
+        z = torch.sigmoid(gi[:, 5:10] + gh[:, 5:10])
+        n = torch.tanh(gi[:, 10:] + r * gh[:, 10:])
+        state = z * state + (1 - z) * n
+        expected.append(state)
+    assert torch.allclose(outputs, torch.stack(expected), atol=1e-12, rtol=0)
