@@ -128,3 +128,37 @@ def test_the_variational_gru_is_nn_gru_without_dropout_and_masks_once_per_sequen
         state = z * state + (1 - z) * n
         expected.append(state)
     assert torch.allclose(outputs, torch.stack(expected), atol=1e-12, rtol=0)
+
+
+def test_temperature_divides_the_logits_and_zero_is_the_argmax() -> None:
+    from experiments.language.sampling import next_distribution
+
+    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0], [0.0, 3.0, 3.0, 1.0]], dtype=torch.float64)
+    p = torch.softmax(logits, -1)
+    for tau in (0.5, 1.0, 2.0):
+        sharpened = p ** (1 / tau) / (p ** (1 / tau)).sum(-1, keepdim=True)
+        assert torch.allclose(next_distribution(logits, tau), sharpened, atol=1e-12)
+    greedy = next_distribution(logits, 0.0)
+    assert greedy.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]  # a tie goes to the first
+    assert torch.allclose(next_distribution(logits, 1e-3)[0], greedy[0], atol=1e-12)
+    top2 = next_distribution(logits[:1], 1.0, top_k=2)[0]
+    assert top2[2:].tolist() == [0, 0]
+    assert torch.allclose(top2[:2], torch.softmax(logits[0, :2], -1), atol=1e-12)
+
+
+def test_samples_are_seeded_and_greedy_samples_follow_the_argmax() -> None:
+    from experiments.language.sampling import sample
+
+    torch.manual_seed(0)
+    model = CharLM(len(corpora.ALPHABET), 8, 16)
+    prompt = [5, 6, 7]
+    assert sample(model, prompt, 30, 1.0, seed=4) == sample(model, prompt, 30, 1.0, seed=4)
+    assert sample(model, prompt, 30, 1.0, seed=4) != sample(model, prompt, 30, 1.0, seed=5)
+    greedy = sample(model, prompt, 10, 0.0, seed=9)
+    with torch.no_grad():  # the argmax, fed back, step by step
+        ids, expected = list(prompt), []
+        for _ in range(10):
+            logits, _ = model(torch.tensor(ids)[:, None])
+            expected.append(int(logits[-1, 0].argmax()))
+            ids.append(expected[-1])
+    assert greedy == expected
