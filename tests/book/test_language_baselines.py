@@ -122,3 +122,15 @@ def test_kneser_ney_beats_add_one_on_held_out_prose() -> None:
     laplace = ngram.CharNGram(train, size, 5, "add_k", k=1.0).bits_per_character(valid)
     unigram = ngram.unigram_bits(train, valid, size)
     assert kn < laplace < unigram, (kn, laplace, unigram)
+
+
+def test_the_best_baseline_is_chosen_on_validation_text() -> None:
+    from experiments.language.baselines import baseline_table
+
+    table = baseline_table("python_docs", orders=(1, 3, 5), smoothings=("add_k", "kneser_ney"))
+    assert len(table["rows"]) == 6
+    best = table["best"]
+    assert best["valid_bpc"] == min(row["valid_bpc"] for row in table["rows"])
+    assert (best["smoothing"], best["order"]) == ("kneser_ney", 5), table["rows"]
+    unigram = next(r for r in table["rows"] if r["order"] == 1 and r["smoothing"] == "add_k")
+    assert best["test_bpc"] < unigram["test_bpc"] - 2  # about 1.8 against 4.7
