@@ -62,39 +62,42 @@ LANGUAGE_MODULES = (
 
 @dataclass(frozen=True)
 class Trainer:
-    """One kind of run: how it trains, the defaults filled in before a spec is hashed, and what
-    its results depend on (modules of the package, other files, the Python release or not)."""
+    """One kind of run: how it trains, the defaults filled in before a spec is hashed, what its
+    results depend on (modules of the package, files outside it, the Python release or not), and
+    how the runner names it and estimates its cost (comparable among runs of one kind only: the
+    protocols give each kind stages of its own)."""
 
     train: Callable[[Spec], dict[str, Any]]
     defaults: Spec
     modules: tuple[str, ...]
     describe: Callable[[Spec], str]
     cost: Callable[[Spec], float]
+    shared: tuple[Path, ...] = ()
     python_release: bool = False
 
 
-def _trainer(spec: Spec) -> Trainer:
+def _kind(spec: Spec) -> str:
     kind = spec.get("trainer", "sequence")
     if kind not in TRAINERS:
         raise ValueError(f"unknown trainer {kind!r}: one of {sorted(TRAINERS)}")
-    return TRAINERS[kind]
+    return kind
+
+
+def _trainer(spec: Spec) -> Trainer:
+    return TRAINERS[_kind(spec)]
 
 
 @cache
 def code_fingerprint(kind: str = "sequence") -> str:
     """A hash of the modules a kind of run's results depend on and of the PyTorch and NumPy
-    versions (and the Python release, for the language runs)."""
-    digest = hashlib.sha256(f"torch {torch.__version__} numpy {numpy.__version__}".encode())
+    versions (and the Python release, where its data comes from the standard library)."""
     trainer = TRAINERS[kind]
-    # Chapter 4's runs read the module-level tuples (their key is as it was before other kinds
-    # of run existed); the others their trainer's modules.
-    modules = RESULT_MODULES if kind == "sequence" else trainer.modules
-    shared = SHARED_MODULES if kind == "sequence" else ()
+    digest = hashlib.sha256(f"torch {torch.__version__} numpy {numpy.__version__}".encode())
     if trainer.python_release:
         digest.update(f"python {sys.version}".encode())
-    for name in modules:
+    for name in trainer.modules:
         digest.update(name.encode() + (PACKAGE / name).read_bytes())
-    for path in shared:
+    for path in trainer.shared:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
@@ -102,12 +105,10 @@ def code_fingerprint(kind: str = "sequence") -> str:
 def cache_key(spec: Spec) -> str:
     """The cache key of a specification: its defaults filled in and its labels left out, so that
     equal runs share a key."""
-    trainer = _trainer(spec)
-    full = {key: value for key, value in {**trainer.defaults, **spec}.items() if key not in LABELS}
-    fingerprint = code_fingerprint(spec.get("trainer", "sequence"))
-    return hashlib.sha256((fingerprint + json.dumps(full, sort_keys=True)).encode()).hexdigest()[
-        :32
-    ]
+    kind = _kind(spec)
+    full = {k: v for k, v in {**TRAINERS[kind].defaults, **spec}.items() if k not in LABELS}
+    digest = hashlib.sha256((code_fingerprint(kind) + json.dumps(full, sort_keys=True)).encode())
+    return digest.hexdigest()[:32]
 
 
 def cache_dir() -> Path:
@@ -185,28 +186,14 @@ def _describe(spec: Spec) -> str:
     )
 
 
-def _describe_language(spec: Spec) -> str:
-    """'language model on python_docs, H = 256, adam lr 0.003, seed 1'."""
-    spec = {**language_training.DEFAULTS, **spec}
-    return (
-        f"language model on {spec['corpus']}, H = {spec['hidden']}, {spec['optimizer']} "
-        f"lr {spec['lr']:g}, seed {spec['seed']}"
-    )
-
-
-def _language_cost(spec: Spec) -> float:
-    spec = {**language_training.DEFAULTS, **spec}
-    return spec["steps"] * spec["bptt"] * spec["batch"] * spec["hidden"] ** 2 / 64**2
-
-
 TRAINERS = {
-    "sequence": Trainer(train, DEFAULTS, RESULT_MODULES, _describe, _cost),
+    "sequence": Trainer(train, DEFAULTS, RESULT_MODULES, _describe, _cost, SHARED_MODULES),
     "language": Trainer(
         language_training.train,
         language_training.DEFAULTS,
         LANGUAGE_MODULES,
-        _describe_language,
-        _language_cost,
+        language_training.describe,
+        language_training.cost,
         python_release=True,
     ),
 }

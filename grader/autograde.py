@@ -97,6 +97,12 @@ class AutogradeOptions:
     limits: Limits = Limits()  # noqa: RUF009 (frozen, so one shared default is safe)
     secret: str = ""  # hidden tests' inputs; default: OUT/.grading-secret, drawn on first use
     canary: bool = True  # grade the solutions first, and stop if they lose points (grader.canary)
+    # Grade even where bubblewrap cannot isolate the kernels (limits only): trusted notebooks only.
+    unisolated: bool = False
+
+
+class NotIsolated(RuntimeError):
+    """The kernels could not be isolated here, and the options did not allow grading without."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,13 @@ def autograde(
 
     Writes ``out/grades.csv``, ``out/results.json``, ``out/feedback/<student>/…html``,
     ``out/autograded/`` (instructor copies) and the gradebook. Returns the results in the order of
-    grades.csv.
+    grades.csv. Raises :class:`NotIsolated`, before anything is written, where bubblewrap cannot
+    isolate the kernels and ``options.unisolated`` is not set: a kernel that sees the machine's
+    files could rewrite this checkout's ``course_checks``, and so every other student's grade.
     """
+    mode = detect_mode()
+    if not mode.isolated and not options.unisolated:
+        raise NotIsolated(mode.reason)
     started = time.monotonic()
     assignments = assignments if assignments is not None else load_course()
     out.mkdir(parents=True, exist_ok=True)

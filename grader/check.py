@@ -179,8 +179,9 @@ def _grading_problems(
     result = autograde(
         submitted,
         work / "graded",
-        # The solutions are what is graded here, each reported: no canary of them first.
-        AutogradeOptions(jobs=jobs, quiet=True, canary=False),
+        # The solutions are what is graded here, each reported: no canary of them first. They are
+        # the course's own notebooks, so they may be graded where kernels cannot be isolated.
+        AutogradeOptions(jobs=jobs, quiet=True, canary=False, unisolated=True),
         assignments=assignments,
     )
     report.lines.append(

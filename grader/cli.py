@@ -125,7 +125,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from grader.autograde import AutogradeOptions, autograde
+    from grader.autograde import AutogradeOptions, NotIsolated, autograde
     from grader.canary import CanaryFailed
     from grader.course import load_course
     from grader.release import ReleaseError
@@ -141,24 +141,16 @@ def _autograde(args: argparse.Namespace) -> int:
         keep_work=args.keep_work,
         quiet=args.quiet,
         warm_kernels=not args.cold_kernels,
+        unisolated=args.unisolated,
     )
     from grader.sandbox import detect_mode
 
     mode = detect_mode()
-    if not mode.isolated and not args.unisolated:
-        # A kernel that sees the machine's files can rewrite this checkout's course_checks, and
-        # so every other student's grade: never without the instructor's say-so.
-        print(
-            f"autograde: refusing to grade untrusted notebooks without isolation: {mode.reason}. "
-            "Install bubblewrap and run as root (`make sandbox` does both where it can), or "
-            "pass --unisolated to grade with resource limits only, for submissions you trust.",
-            file=sys.stderr,
-        )
-        return 2
     note = "bubblewrap" if mode.isolated else f"LIMITS ONLY, NOT ISOLATED ({mode.reason})"
     if mode.isolated:
         note += ", warm kernels" if options.warm_kernels else ", cold kernels"
-    print(f"sandbox: {note}", file=sys.stderr)
+    if mode.isolated or options.unisolated:  # else autograde refuses, and says why
+        print(f"sandbox: {note}", file=sys.stderr)
     try:
         report = autograde(args.submitted, args.out, options, load_course(args.solutions))
     except ReleaseError as error:
@@ -167,6 +159,14 @@ def _autograde(args: argparse.Namespace) -> int:
     except CanaryFailed as error:
         print(f"autograde: stopped: {error}", file=sys.stderr)
         return 3
+    except NotIsolated as reason:
+        print(
+            f"autograde: refusing to grade untrusted notebooks without isolation: {reason}. "
+            "Install bubblewrap and run as root (`make sandbox` does both where it can), or "
+            "pass --unisolated to grade with resource limits only, for submissions you trust.",
+            file=sys.stderr,
+        )
+        return 2
     students = {r.student_id for r in report.results}
     score = sum(r.score for r in report.results)
     print(

@@ -53,11 +53,12 @@ class Corpus:
     documents: Mapping[str, tuple[str, ...]]
 
     def __post_init__(self) -> None:
-        # Defensive: the chapter's claim "split by document" is this property.
+        # The chapter's claim "split by document" is this property.
         seen: set[str] = set()
         for split in SPLITS:
             overlap = seen & set(self.documents[split])
-            assert not overlap, f"{sorted(overlap)[:3]} in two splits"
+            if overlap:
+                raise ValueError(f"{sorted(overlap)[:3]} in two splits of {self.name}")
             seen |= set(self.documents[split])
 
 

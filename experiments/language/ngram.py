@@ -57,11 +57,13 @@ class _Level:
     types: np.ndarray
     discount: float
 
-    def lookup(self, keys: np.ndarray, table: np.ndarray, values: np.ndarray) -> np.ndarray:
-        if len(table) == 0:
-            return np.zeros(len(keys), dtype=float)
-        where = np.clip(np.searchsorted(table, keys), 0, len(table) - 1)
-        return np.where(table[where] == keys, values[where], 0).astype(float)
+
+def _lookup(keys: np.ndarray, table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` at each key's place in the sorted ``table``; 0 for a key not in it."""
+    if len(table) == 0:
+        return np.zeros(len(keys), dtype=float)
+    where = np.clip(np.searchsorted(table, keys), 0, len(table) - 1)
+    return np.where(table[where] == keys, values[where], 0).astype(float)
 
 
 def _level(grams: np.ndarray, counts: np.ndarray, V: int, discount: float) -> _Level:
@@ -109,12 +111,12 @@ class CharNGram:
         if n == 0:
             return np.full(len(grams), 1.0 / V)
         level = self.levels[n]
-        a = level.lookup(grams, level.grams, level.counts)
+        a = _lookup(grams, level.grams, level.counts)
         contexts = grams // V
-        A = level.lookup(contexts, level.contexts, level.totals)
+        A = _lookup(contexts, level.contexts, level.totals)
         if self.smoothing == "add_k":
             return (a + self.k) / (A + self.k * V)
-        T = level.lookup(contexts, level.contexts, level.types)
+        T = _lookup(contexts, level.contexts, level.types)
         lower = self._probability(n - 1, grams % V ** (n - 1))
         seen = A > 0
         safe = np.where(seen, A, 1.0)

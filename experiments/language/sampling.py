@@ -44,7 +44,8 @@ def sample(
     if not prompt:
         raise ValueError("the prompt needs at least one character")
     generator = torch.Generator().manual_seed(seed)
-    model.eval()
+    was_training = model.training
+    model.eval()  # no dropout while writing
     logits, h = model(torch.tensor(prompt)[:, None])
     out: list[int] = []
     for _ in range(length):
@@ -52,4 +53,5 @@ def sample(
         char = int(torch.multinomial(p, 1, generator=generator))
         out.append(char)
         logits, h = model(torch.tensor([[char]]), h)
+    model.train(was_training)
     return out

@@ -52,6 +52,22 @@ OPTIMIZERS = {
 }
 
 
+def describe(spec: Spec) -> str:
+    """'language model on python_docs, H = 256, adam lr 0.003, seed 1' (for the runner's
+    messages)."""
+    spec = {**DEFAULTS, **spec}
+    return (
+        f"language model on {spec['corpus']}, H = {spec['hidden']}, {spec['optimizer']} "
+        f"lr {spec['lr']:g}, seed {spec['seed']}"
+    )
+
+
+def cost(spec: Spec) -> float:
+    """A rough cost (characters read × hidden size²), for the runner to start long runs first."""
+    spec = {**DEFAULTS, **spec}
+    return spec["steps"] * spec["bptt"] * spec["batch"] * spec["hidden"] ** 2
+
+
 def texts(spec: Spec) -> dict[str, np.ndarray]:
     """The specification's corpus as character ids, by split (the evaluation texts cut to
     ``eval_chars``, if set: for tests)."""
@@ -76,6 +92,7 @@ def stream_targets(length: int, B: int) -> np.ndarray:
 def bits_per_character(model: CharLM, ids: np.ndarray, B: int, T: int = 256) -> float:
     """Mean ``-log2 P`` of the characters at :func:`stream_targets`, reading ``ids`` as ``B``
     streams with the state carried across chunks."""
+    was_training = model.training
     model.eval()
     total, count, h = 0.0, 0, None
     for x, y in streams.chunks(streams.batchify(ids, B), T):
@@ -84,7 +101,7 @@ def bits_per_character(model: CharLM, ids: np.ndarray, B: int, T: int = 256) -> 
             F.cross_entropy(logits.flatten(0, 1), torch.from_numpy(y).flatten(), reduction="sum")
         )
         count += y.size
-    model.train()
+    model.train(was_training)
     return total / count / math.log(2)
 
 

@@ -8,6 +8,7 @@ last checkpoint is chosen, and the protocol to choose learning rates on validati
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -284,11 +285,12 @@ def test_changing_the_package_code_changes_every_key(tmp_path, monkeypatch):
 def test_changing_the_shared_adding_problem_changes_every_key(tmp_path, monkeypatch):
     """The adding problem lives in course_checks (the checks use it too): part of the key."""
     copy = tmp_path / "adding.py"
-    copy.write_bytes(runner.SHARED_MODULES[0].read_bytes())
+    copy.write_bytes(runner.TRAINERS["sequence"].shared[0].read_bytes())
     runner.code_fingerprint.cache_clear()
     try:
         before = runner.cache_key(SMALL)
-        monkeypatch.setattr(runner, "SHARED_MODULES", (copy,))
+        sequence = dataclasses.replace(runner.TRAINERS["sequence"], shared=(copy,))
+        monkeypatch.setitem(runner.TRAINERS, "sequence", sequence)
         runner.code_fingerprint.cache_clear()
         assert runner.cache_key(SMALL) == before, "the same code, the same key"
         with copy.open("a") as handle:

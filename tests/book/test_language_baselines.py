@@ -8,7 +8,11 @@ distribution must sum to one.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,10 +110,17 @@ def test_the_corpora_are_split_by_document_and_the_same_everywhere() -> None:
         assert len(every) == len(set(every))
     sources = [doc for docs in corpora.python_source().documents.values() for doc in docs]
     assert "os.py" in sources and not [d for d in sources if d.startswith("_sysconfigdata")]
-    # a fixed function of the name (sha256), not of Python's salted hash or of the file list
-    assert [corpora.split_of(n) for n in ("os.py", "re.py", "typing.py")] == [
-        corpora.split_of(n) for n in ("os.py", "re.py", "typing.py")
-    ]
+    # a fixed function of the name (sha256), not of Python's salted hash: another hash seed, in
+    # another process, splits the same way
+    names = sorted(d for docs in corpora.python_source().documents.values() for d in docs)
+    here = [corpora.split_of(n) for n in names]
+    there = subprocess.run(
+        [sys.executable, "-c", "import sys; from experiments.language.corpora import split_of; "
+         "print(' '.join(split_of(n) for n in sys.argv[1:]))", *names],
+        env={**os.environ, "PYTHONHASHSEED": "12345"}, cwd=Path(corpora.__file__).parents[2],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert there == here and len(set(here)) > 1
     assert corpora.clean("a\tb\r\nc\u00e9") == "a    b\nc" + corpora.UNKNOWN
 
 
