@@ -50,7 +50,7 @@ browser: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-## Train every experiment the book reads (Chapter 4), with a progress bar; resumable, and cached
+## Train every experiment the book reads (Chapters 4 and 5), with a progress bar; resumable, and cached
 ## in _build/.experiments per run and per version of the experiments' code. No training runs under a
 ## notebook cell's time limit: the chapters only read these results.
 experiments: $(STAMP)

@@ -55,3 +55,10 @@ def series(index: int) -> dict[str, object]:
 def colours() -> set[str]:
     """Every colour the palette defines, as lower-case hex."""
     return {BLACK, GREY, BLUE, VERMILLION, GREEN, ORANGE, SKY_BLUE, PURPLE, *DIAGRAM.values()}
+
+
+# Colour maps for values drawn behind characters (a unit's activation, a gate's value): Matplotlib's
+# purple-orange map, diverging and readable by the common colour-vision deficiencies; black text
+# stays legible on every shade because the maps are drawn at CHARACTER_ALPHA.
+DIVERGING_MAP = "PuOr"
+CHARACTER_ALPHA = 0.75

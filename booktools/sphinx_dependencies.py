@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "experiments"  # the package pag
 
 def _note_package(app: Any, docname: str, source: list[str]) -> None:
     if "from experiments" in source[0] or "import experiments" in source[0]:
-        for path in sorted(PACKAGE.glob("*.py")):
+        for path in sorted(PACKAGE.rglob("*.py")):
             app.env.note_dependency(str(path))
 
 

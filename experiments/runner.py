@@ -33,7 +33,10 @@ import torch
 from tqdm import tqdm
 
 from course_checks import adding
+from experiments.language import baselines as language_baselines
+from experiments.language import classification as language_classification
 from experiments.language import training as language_training
+from experiments.language import truncation as language_truncation
 from experiments.training import DEFAULTS, Spec, train
 
 PACKAGE = Path(__file__).resolve().parent
@@ -46,17 +49,38 @@ RESULT_MODULES = ("tasks.py", "models.py", "training.py")
 # Code outside the package that results depend on: the adding problem, shared with the checks.
 SHARED_MODULES = (Path(adding.__file__).resolve(),)
 # Specification fields that label a run without changing it (the LSTM is its own equal-parameter
-# reference, so its two sizings are one run).
-LABELS = ("sizing", "stage")
+# reference, so its two sizings are one run; a label names a run for the chapter's tables).
+LABELS = ("sizing", "stage", "label")
 
 
-# Chapter 5's language-model runs (``"trainer": "language"``) depend on these instead; their text
-# comes from the standard library, so the Python release is part of their fingerprint too.
+# Chapter 5's runs depend on these instead (one tuple per kind of run); their text comes from the
+# standard library, so the Python release is part of their fingerprint too (but for the synthetic
+# truncation task's).
 LANGUAGE_MODULES = (
     "language/corpora.py",
     "language/models.py",
     "language/streams.py",
     "language/training.py",
+    "language/weights.py",
+)
+NGRAM_MODULES = (
+    "language/corpora.py",
+    "language/ngram.py",
+    "language/baselines.py",
+    "language/training.py",
+)
+CLASSIFICATION_MODULES = (
+    "language/corpora.py",
+    "language/docstrings.py",
+    "language/models.py",
+    "language/classification.py",
+    "language/weights.py",
+)
+TRUNCATION_MODULES = (
+    "language/models.py",
+    "language/streams.py",
+    "language/training.py",
+    "language/truncation.py",
 )
 
 
@@ -196,6 +220,29 @@ TRAINERS = {
         language_training.cost,
         python_release=True,
     ),
+    "ngram": Trainer(
+        language_baselines.train,
+        {},
+        NGRAM_MODULES,
+        language_baselines.describe,
+        language_baselines.cost,
+        python_release=True,
+    ),
+    "classification": Trainer(
+        language_classification.train,
+        language_classification.DEFAULTS,
+        CLASSIFICATION_MODULES,
+        language_classification.describe,
+        language_classification.cost,
+        python_release=True,
+    ),
+    "truncation": Trainer(
+        language_truncation.train,
+        language_truncation.DEFAULTS,
+        TRUNCATION_MODULES,
+        language_truncation.describe,
+        language_truncation.cost,
+    ),
 }
 
 
@@ -308,31 +355,44 @@ def load_all(specs: Iterable[Spec]) -> list[dict[str, Any]]:
     return [{**found[key], "spec": spec} for key, spec in zip(keys, specs, strict=True)]
 
 
+# The book's protocols, by name: the module whose ``STAGES`` choose its runs (Chapter 4's, then
+# Chapter 5's). Each kind of run estimates its cost in its own units, so a protocol's stages keep
+# to the kinds of one chapter, and the protocols train one after the other.
+PROTOCOLS = {"gru_vs_lstm": "experiments.suite", "language": "experiments.language.protocol"}
+
+
 def _protocol(
+    name: str,
     get: Callable[[list[Spec], int, int], list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
-    from experiments import suite  # the protocol chooses runs; importing it here avoids a cycle
+    import importlib  # the protocols choose runs; importing them here avoids a cycle
 
+    stages = importlib.import_module(PROTOCOLS[name]).STAGES
     done: list[dict[str, Any]] = []
-    for number, stage in enumerate(suite.STAGES, 1):
-        done += get(stage(done), number, len(suite.STAGES))
+    for number, stage in enumerate(stages, 1):
+        done += get(stage(done), number, len(stages))
     return done
 
 
 def train_protocol(workers: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """Train (or read from the cache) every run of the book's protocol, stage by stage
-    (``experiments.suite.STAGES``): what ``python -m experiments`` does before the book is built."""
-    return _protocol(
-        lambda specs, number, stages: run_all(
-            specs, workers, progress, label=f"experiments, stage {number}/{stages}"
+    """Train (or read from the cache) every run of every protocol of the book, stage by stage
+    (:data:`PROTOCOLS`): what ``python -m experiments`` does before the book is built."""
+    done: list[dict[str, Any]] = []
+    for name in PROTOCOLS:
+        done += _protocol(
+            name,
+            lambda specs, number, stages, name=name: run_all(
+                specs, workers, progress, label=f"experiments ({name}), stage {number}/{stages}"
+            ),
         )
-    )
+    return done
 
 
-def load_protocol() -> list[dict[str, Any]]:
-    """Every result of the book's protocol, stage by stage, from the cache only (what the chapter
-    reads); raises :class:`MissingResults` if the training step has not run."""
-    return _protocol(lambda specs, number, stages: load_all(specs))
+def load_protocol(name: str = "gru_vs_lstm") -> list[dict[str, Any]]:
+    """Every result of one protocol of the book (:data:`PROTOCOLS`), stage by stage, from the
+    cache only (what a chapter reads); raises :class:`MissingResults` if the training step has not
+    run."""
+    return _protocol(name, lambda specs, number, stages: load_all(specs))
 
 
 def seconds_per_step(spec: Spec, steps: int = 20, repeats: int = 3) -> float:

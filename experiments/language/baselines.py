@@ -46,3 +46,19 @@ def baseline_table(
                 }
             )
     return {"rows": rows, "best": min(rows, key=lambda row: row["valid_bpc"])}
+
+
+def train(spec: dict[str, Any]) -> dict[str, Any]:
+    """The experiments step's n-gram run: :func:`baseline_table` of ``spec["corpus"]`` over
+    ``spec["orders"]`` (counting is training too: it runs before the book, and is cached)."""
+    return baseline_table(spec["corpus"], orders=spec.get("orders", range(1, 10)))
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """'n-gram baselines on python_docs'."""
+    return f"n-gram baselines on {spec['corpus']}"
+
+
+def cost(spec: dict[str, Any]) -> float:
+    """Rough one-thread seconds here."""
+    return 20.0 if spec["corpus"] == "python_source" else 3.0

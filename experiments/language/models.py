@@ -93,3 +93,39 @@ class CharLM(nn.Module):
         """Logits ``(T, B, V)`` and the final state, from ids ``x (T, B)`` and state ``h``."""
         output, h_n = self.gru(self.embedding(x), h)
         return self.head(output), h_n
+
+
+class Classifier(nn.Module):
+    """Embedding → GRU (``bidirectional`` or not) over a padded batch → linear head on the final
+    state(s): many-to-one, for sequences of different lengths.
+
+    ``forward(x, lengths)`` takes ids ``(T, B)`` padded at the end and the true ``lengths``
+    ``(B,)``; the batch is packed (:func:`~torch.nn.utils.rnn.pack_padded_sequence`), so the GRU
+    stops at each sequence's last real character and its final state is the state there, and the
+    backward direction starts there. ``packed=False`` reads the padded batch as it is and takes
+    the last time step's output: the common bug, kept to show what it does.
+    """
+
+    def __init__(
+        self, V: int, classes: int, embed: int, hidden: int, bidirectional: bool = False
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(V, embed, padding_idx=0)
+        self.gru = nn.GRU(embed, hidden, bidirectional=bidirectional)
+        self.head = nn.Linear(hidden * (2 if bidirectional else 1), classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, packed: bool = True) -> torch.Tensor:
+        """Logits ``(B, classes)``."""
+        embedded = self.embedding(x)
+        if not packed:  # the bug: padding is read as input, the "final" state is at the padded end
+            output, _ = self.gru(embedded)
+            H = self.gru.hidden_size
+            last = (
+                output[-1]
+                if not self.gru.bidirectional
+                else torch.cat([output[-1, :, :H], output[0, :, H:]], dim=-1)
+            )
+            return self.head(last)
+        sequence = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), enforce_sorted=False)
+        _, h_n = self.gru(sequence)  # (directions, B, H), at each sequence's true end
+        return self.head(torch.cat(list(h_n), dim=-1))

@@ -130,6 +130,28 @@ def test_chapter_4_trains_every_run_of_its_protocol_and_states_verdicts(built):
     ), verdicts
 
 
+def test_chapter_5_states_the_measurements_of_its_protocol(built):
+    """The language chapter reads every run of its own protocol and prints what they measured:
+    the GRU's and the best n-gram's test bits per character on each corpus, the classification
+    against its linear baseline."""
+    from experiments import runner
+    from experiments.language import protocol
+
+    results = runner.load_protocol("language")
+    text = (HTML / "book" / "05_gru_language.html").read_text()
+    for group in ("main", "ngram"):
+        for result in protocol.of_group(results, group):
+            score = result["test_bpc"] if group == "main" else result["best"]["test_bpc"]
+            assert f"{score:.2f}" in text, (group, result["spec"]["corpus"], score)
+    tfidf = next(
+        r for r in protocol.of_group(results, "classification") if r["spec"]["model"] == "tfidf"
+    )
+    assert f"{tfidf['test_accuracy']:.1%}" in text
+    for words in ("Kneser–Ney", "pack_padded_sequence", "return_sequences", "variational"):
+        assert words in text, words
+    assert re.search(r"(The linear baseline wins|The GRU wins)", text)
+
+
 def test_chapter_4_is_re_executed_when_the_experiments_package_changes(built):
     """No stale page: Jupyter Book's cache only sees the chapter's own code, so a change to the
     package it imports must trigger a re-read and a re-execution (booktools/sphinx_dependencies.py

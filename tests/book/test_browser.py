@@ -171,6 +171,7 @@ def test_exercise_downloads_are_valid_notebooks(browser, reports):
         ("reset gate", "book/02_gru_equations.html"),
         ("centred difference", "book/03_gru_numpy.html"),
         ("forget-gate bias", "book/04_gru_vs_lstm.html"),
+        ("perplexity", "book/05_gru_language.html"),
     ],
 )
 def test_search_finds_the_chapter_by_a_key_term(browser, term, chapter):
