@@ -211,6 +211,7 @@ def check_close(
     hint: str = "",
     dtype: Any = np.float64,
     kind: str | None = None,
+    nan_matches: bool = False,
 ) -> None:
     """Check that ``got`` equals ``expected`` to ``atol`` (max absolute difference).
 
@@ -224,9 +225,14 @@ def check_close(
         hint: a sentence added to a value mismatch that no catalogued mistake explains.
         dtype: the dtype the answer must have (float64 by default); ``None`` skips the check.
         kind: ``"numpy"`` or ``"torch"`` to require that container type; ``None`` accepts both.
+        nan_matches: a NaN of the answer matches a NaN of a mistake at the same entry, so that
+            a numerically unstable formula (``inf / inf``) is named by the NaNs it produces
+            (infinities of the same sign always match).
     """
     __tracebackhide__ = True
-    problem = _explain_mismatch(name, got, expected, atol, mistakes or {}, hint, dtype, kind)
+    problem = _explain_mismatch(
+        name, got, expected, atol, mistakes or {}, hint, dtype, kind, nan_matches
+    )
     if problem:
         raise CheckFailure(problem)
 
@@ -327,6 +333,7 @@ def _explain_mismatch(
     hint: str,
     dtype: Any,
     kind: str | None,
+    nan_matches: bool = False,
 ) -> str:
     """Return the plain-words explanation of why ``got`` is wrong, or ``""`` if it is right."""
     if got is None:
@@ -358,7 +365,7 @@ def _explain_mismatch(
             f"float64 (a gradient check needs it). Create arrays and tensors in float64 "
             f"(NumPy's default; np.zeros(shape) without dtype=np.float32) and do not cast."
         )
-    matched = _matching_mistakes(got_array, expected_array, mistakes, atol)
+    matched = _matching_mistakes(got_array, expected_array, mistakes, atol, equal_nan=nan_matches)
     if matched:
         return (
             f"{name} is wrong.\n"
@@ -427,11 +434,13 @@ def _matching_mistakes(
     atol: float = 1e-6,
     *,
     relative: float | None = None,
+    equal_nan: bool = False,
 ) -> list[str]:
     """Every mistake whose output ``got`` reproduces (and the right answer does not), in order.
 
     Values match to ``atol`` (absolute; float32 answers to a float32-sized tolerance), or, with
-    ``relative``, to a :func:`rel_error` below it. A mistake that is within the same tolerance of
+    ``relative``, to a :func:`rel_error` below it; with ``equal_nan``, NaNs at the same entries
+    match too. A mistake that is within the same tolerance of
     the right answer is invisible on these inputs and explains nothing, so it is never named.
     Descriptions merged by ``merge_identical`` ("A; or: B") come back as separate items.
     """
@@ -446,7 +455,7 @@ def _matching_mistakes(
             return False
         if relative is not None:
             return bool(rel_error(a, b) < relative)
-        return bool(np.allclose(a, b, atol=tolerance, rtol=0.0))
+        return bool(np.allclose(a, b, atol=tolerance, rtol=0.0, equal_nan=equal_nan))
 
     found: list[str] = []
     for description, wrong in mistakes.items():

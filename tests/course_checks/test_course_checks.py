@@ -150,6 +150,20 @@ def test_check_close_names_a_matching_mistake_but_not_an_invisible_one():
     assert "Likely mistake" not in str(failure.value)
 
 
+def test_check_close_names_an_unstable_formula_by_its_nans_only_when_asked():
+    """Exercise 5's log-softmax: inf / inf = NaN where the student's code overflows."""
+    expected = np.array([-0.5, -1000.0, -2000.0])
+    unstable = np.array([np.nan, -np.inf, -np.inf])
+    mistakes = {"exp(u) overflows": unstable, "another": np.array([np.nan, -np.inf, 0.0])}
+    with pytest.raises(CheckFailure) as failure:
+        check_close("log_softmax(u)", unstable.copy(), expected, mistakes=mistakes)
+    assert "Likely mistake" not in str(failure.value) and "NaN" in str(failure.value)
+    with pytest.raises(CheckFailure, match=r"Likely mistake: exp\(u\) overflows\. Your result"):
+        check_close(
+            "log_softmax(u)", unstable.copy(), expected, mistakes=mistakes, nan_matches=True
+        )
+
+
 @pytest.mark.parametrize(
     ("got", "words"),
     [

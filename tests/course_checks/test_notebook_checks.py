@@ -29,6 +29,8 @@ NOTEBOOKS = [
     ("ex3_gru_torch", "gru_torch"),
     ("ex4_lstm", "lstm_numpy"),
     ("ex4_lstm", "lstm_torch"),
+    ("ex5_language", "language_numpy"),
+    ("ex5_language", "language_torch"),
 ]
 # Every assignment's references.py and wrong_answers.py (course_checks/<assignment>/).
 REFERENCE_MODULES = ("references", "wrong_answers")

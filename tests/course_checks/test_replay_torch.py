@@ -29,6 +29,7 @@ from course_checks.ex3_gru_torch import gru_torch as gru
 from course_checks.ex3_gru_torch import layer as gru_layer
 from course_checks.ex3_gru_torch.references import random_gru_case
 from course_checks.ex4_lstm import lstm_torch as lstm
+from course_checks.ex5_language import language_torch as language
 from grader.course import load_course
 from grader.preprocessors.replay_verdicts import MISMATCH_ERROR, take_records
 from tests.course_checks.ex3_gru_torch.test_gru_torch import Oracle, make, make_cell, make_train
@@ -40,6 +41,7 @@ from tests.course_checks.ex4_lstm.test_lstm import (
     train_step,
 )
 from tests.course_checks.ex4_lstm.test_lstm import make as make_lstm
+from tests.course_checks.ex5_language import test_language_torch as ex5
 from tests.course_checks.test_course_checks import TinyRNN
 from tests.support.factory import student_solution
 from tests.support.replay_run import error_names, graded_cell, graded_with_replay
@@ -102,6 +104,18 @@ CHECKS: dict[str, tuple[Callable[..., Any], Any, tuple, dict]] = {
     "lstm_train_step": (lstm.check_train_step, train_step, (4242,), {"steps": 4, "T": 7}),
     "lstm_evaluate": (lstm.check_evaluate, evaluate, (5150,), {"n": 11, "T": 9}),
     "lstm_train_model": (lstm.check_train_model, make_train_model(), (6161,), {"eval_every": 3}),
+    "lm_batchify": (language.check_batchify, ex5.batchify, (1003, 7), {"seed": 5101}),
+    "lm_get_chunk": (language.check_get_chunk, ex5.get_chunk, (37, 5, 8), {"seed": 5201}),
+    "lm_charlm": (language.check_charlm, ex5.make_lm(), (5301, 20, 7, 3, 6, 4), {"num_layers": 3}),
+    "lm_train_step": (language.check_train_step, ex5.train_step, (5401,), {"steps": 4, "B": 4}),
+    "lm_evaluate_bpc": (language.check_evaluate_bpc, ex5.make_evaluate(), (5501,), {"n": 32}),
+    "lm_sample": (language.check_sample, ex5.make_sample(), (5601,), {"prompt": 1, "length": 20}),
+    "lm_classifier": (
+        language.check_classifier,
+        ex5.make_classifier(),
+        (5701, 13, 3, 4, 5, 9, 6, 12),
+        {"bidirectional": True},
+    ),
 }
 
 
@@ -133,7 +147,13 @@ REGISTERED = {
     for module, name in notebook.check_imports
     if name.startswith("check_")
 }
-TESTED_ON_THEIR_OWN = {"gru_torch.check_adding_trained"}  # test_the_trained_model_is_found_by_name
+TESTED_ON_THEIR_OWN = {
+    "gru_torch.check_adding_trained",  # test_the_trained_model_is_found_by_name
+    # tests/course_checks/ex5_language/test_language_torch.py (a trained model, by name; a run
+    # of the notebook's training, shortened there)
+    "language_torch.check_lm_trained",
+    "language_torch.check_lm_training",
+}
 ARGUMENTS = {entry[0]: entry[1:] for entry in CHECKS.values()}
 
 

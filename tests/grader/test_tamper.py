@@ -31,6 +31,8 @@ FIRST_ANSWER = {
     "ex3_gru_torch/gru_torch": "gru_cell",
     "ex4_lstm/lstm_numpy": "lstm_gates",
     "ex4_lstm/lstm_torch": "lstm_cell",
+    "ex5_language/language_numpy": "log_softmax",
+    "ex5_language/language_torch": "batchify",
 }
 RNN_NUMPY, RNN_TORCH = "ex1_rnn/rnn_numpy", "ex1_rnn/rnn_torch"
 GRU_NUMPY, GRU_TORCH = "ex2_gru_numpy/gru_numpy", "ex3_gru_torch/gru_torch"

@@ -25,6 +25,8 @@ NOTEBOOKS = {
     "gru_torch": ("ex3_gru_torch", ("train_gru", "test_adding_trained")),
     "lstm_numpy": ("ex4_lstm", ()),
     "lstm_torch": ("ex4_lstm", ("run_comparison",)),
+    "language_numpy": ("ex5_language", ()),
+    "language_torch": ("ex5_language", ("train_lm", "test_lm_trained", "samples", "units")),
 }
 SECRETS = ("5eed" * 8, "c0ffee" * 5 + "00", "0123456789abcdef" * 2)
 
