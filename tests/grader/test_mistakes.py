@@ -59,6 +59,9 @@ def graded(request, tmp_path_factory) -> dict[str, dict[str, dict]]:
         "--cell-timeout",
         "60",
         "--quiet",
+        # A guard against a hung batch, not a budget: every cell has its own limit, and the
+        # batch's time is measured by the suite's durations (about 20 minutes on two busy cores).
+        timeout=3600,
     )
     assert done.returncode == 0, done.stderr
     rows = json.loads((root / "out" / "results.json").read_text())
