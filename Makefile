@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv sandbox postgres browser experiments book test test-fast lint format release check clean lab
+.PHONY: all venv sandbox postgres browser dictionary experiments book test test-fast lint format release check clean lab
 
 all: book
 
@@ -50,10 +50,17 @@ browser: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-## Train every experiment the book reads (Chapters 4 and 5), with a progress bar; resumable, and cached
+## Chapter 6's German-English sentences: the Ding dictionary from Debian's trans-de-en package
+## (GPL-2+), read at /usr/share/trans/de-en (experiments/seq2seq/ding.py).
+dictionary:
+	@test -f /usr/share/trans/de-en || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; } || \
+		{ echo "error: Chapter 6 needs Debian's trans-de-en (as root: apt-get install trans-de-en)"; exit 1; }
+
+## Train every experiment the book reads (Chapters 4 to 6), with a progress bar; resumable, and cached
 ## in _build/.experiments per run and per version of the experiments' code. No training runs under a
 ## notebook cell's time limit: the chapters only read these results.
-experiments: $(STAMP)
+experiments: $(STAMP) dictionary
 	$(BIN)/python -m experiments
 
 ## Build the HTML book into _build/html, executing every chapter (cached in _build/.jupyter_cache).
@@ -63,7 +70,7 @@ book: experiments
 ## Set up, then run the whole test suite (real nbgrader, real kernels, real book build), on
 ## TEST_WORKERS pytest-xdist workers, one test module to a worker at a time (tests/conftest.py).
 TEST_WORKERS ?= 2
-test: $(STAMP) sandbox postgres browser
+test: $(STAMP) sandbox postgres browser dictionary
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## The quick part of the suite, for the edit-test loop.

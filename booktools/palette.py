@@ -62,3 +62,7 @@ def colours() -> set[str]:
 # stays legible on every shade because the maps are drawn at CHARACTER_ALPHA.
 DIVERGING_MAP = "PuOr"
 CHARACTER_ALPHA = 0.75
+
+# A colour map for weights in [0, 1] (attention): Matplotlib's cividis, sequential and designed to
+# read the same under colour-vision deficiencies and in grayscale (its lightness rises evenly).
+SEQUENTIAL_MAP = "cividis"

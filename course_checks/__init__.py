@@ -11,6 +11,7 @@ own checks come from its assignment's package. The shared core:
 - ``gradients``: what the NumPy backward-pass checks share (finite differences, retries);
 - ``variants``: what the wrong-answer tables share;
 - ``adding``: the adding problem, shared with Chapter 2 and the experiments;
+- ``dates``: the date-normalisation task, shared with Chapter 6 and the experiments;
 - ``cases``: what test cases share, and ``hidden_seed`` (hidden tests' seeds, per grading run);
 - ``probes``: the part of a test that runs the student's objects and returns data, recorded;
 - ``replay``: the record of the student's answers, replayed by the grader's re-check;

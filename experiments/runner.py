@@ -32,11 +32,13 @@ import numpy
 import torch
 from tqdm import tqdm
 
-from course_checks import adding
+from course_checks import adding, dates
 from experiments.language import baselines as language_baselines
 from experiments.language import classification as language_classification
 from experiments.language import training as language_training
 from experiments.language import truncation as language_truncation
+from experiments.seq2seq import date_training, translation
+from experiments.seq2seq.ding import DICTIONARY
 from experiments.training import DEFAULTS, Spec, train
 
 PACKAGE = Path(__file__).resolve().parent
@@ -76,6 +78,12 @@ CLASSIFICATION_MODULES = (
     "language/classification.py",
     "language/weights.py",
 )
+# Chapter 6's: the date task is shared with Exercise 6's checks; the translation pairs come from
+# the installed dictionary, whose bytes are part of the fingerprint.
+SEQ2SEQ_MODULES = ("seq2seq/models.py", "seq2seq/batches.py", "seq2seq/decoding.py")
+DATE_MODULES = (*SEQ2SEQ_MODULES, "seq2seq/date_training.py")
+TRANSLATION_MODULES = (*SEQ2SEQ_MODULES, "seq2seq/bleu.py", "seq2seq/ding.py",
+                       "seq2seq/translation.py")  # fmt: skip
 TRUNCATION_MODULES = (
     "language/models.py",
     "language/streams.py",
@@ -122,7 +130,9 @@ def code_fingerprint(kind: str = "sequence") -> str:
     for name in trainer.modules:
         digest.update(name.encode() + (PACKAGE / name).read_bytes())
     for path in trainer.shared:
-        digest.update(path.name.encode() + path.read_bytes())
+        # A missing file (the dictionary not installed) fingerprints as missing; its trainer
+        # then fails with the command that installs it.
+        digest.update(path.name.encode() + (path.read_bytes() if path.exists() else b"missing"))
     return digest.hexdigest()
 
 
@@ -243,6 +253,22 @@ TRAINERS = {
         language_truncation.describe,
         language_truncation.cost,
     ),
+    "dates": Trainer(
+        date_training.train,
+        date_training.DEFAULTS,
+        DATE_MODULES,
+        date_training.describe,
+        date_training.cost,
+        shared=(Path(dates.__file__).resolve(),),
+    ),
+    "translation": Trainer(
+        translation.train,
+        translation.DEFAULTS,
+        TRANSLATION_MODULES,
+        translation.describe,
+        translation.cost,
+        shared=(DICTIONARY,),
+    ),
 }
 
 
@@ -358,7 +384,11 @@ def load_all(specs: Iterable[Spec]) -> list[dict[str, Any]]:
 # The book's protocols, by name: the module whose ``STAGES`` choose its runs (Chapter 4's, then
 # Chapter 5's). Each kind of run estimates its cost in its own units, so a protocol's stages keep
 # to the kinds of one chapter, and the protocols train one after the other.
-PROTOCOLS = {"gru_vs_lstm": "experiments.suite", "language": "experiments.language.protocol"}
+PROTOCOLS = {
+    "gru_vs_lstm": "experiments.suite",
+    "language": "experiments.language.protocol",
+    "seq2seq": "experiments.seq2seq.protocol",
+}
 
 
 def _protocol(

@@ -152,6 +152,32 @@ def test_chapter_5_states_the_measurements_of_its_protocol(built):
     assert re.search(r"(The linear baseline wins|The GRU wins)", text)
 
 
+def test_chapter_6_states_the_measurements_of_its_protocol(built):
+    """The encoder-decoder chapter reads every run of its own protocol and prints what they
+    measured: BLEU of the model (greedy and beam) and of the dictionary baseline, and exact-match
+    accuracy by number of dates with and without attention."""
+    from experiments import runner
+    from experiments.seq2seq import protocol
+
+    results = runner.load_protocol("seq2seq")
+    text = (HTML / "book" / "06_encoder_decoder.html").read_text()
+    translations = {r["spec"]["label"]: r for r in protocol.of_group(results, "translation")}
+    for score in (translations["attention"]["bleu"], translations["attention"]["beam_bleu"],
+                  translations["dictionary"]["bleu"]):  # fmt: skip
+        assert f"{100 * score:.1f}" in text, score
+    for name in protocol.DATE_RUNS:
+        runs = [r for r in protocol.of_group(results, "dates") if r["spec"]["label"] == name]
+        assert len(runs) == len(protocol.DATE_SEEDS), name
+        one = sum(
+            ok for r in runs for ok, n in zip(r["greedy"], r["dates"], strict=False) if n == 1
+        )
+        total = sum(n == 1 for r in runs for n in r["dates"])
+        assert f"{one / total:.0%}" in text, (name, one / total)
+    for words in ("Bahdanau", "teacher forcing", "length normalisation", "trans-de-en", "CLDR"):
+        assert words in text, words
+    assert re.search(r"attention (wins|does not win) at every number of dates", text)
+
+
 def test_chapter_4_is_re_executed_when_the_experiments_package_changes(built):
     """No stale page: Jupyter Book's cache only sees the chapter's own code, so a change to the
     package it imports must trigger a re-read and a re-execution (booktools/sphinx_dependencies.py

@@ -172,6 +172,7 @@ def test_exercise_downloads_are_valid_notebooks(browser, reports):
         ("centred difference", "book/03_gru_numpy.html"),
         ("forget-gate bias", "book/04_gru_vs_lstm.html"),
         ("perplexity", "book/05_gru_language.html"),
+        ("beam search", "book/06_encoder_decoder.html"),
     ],
 )
 def test_search_finds_the_chapter_by_a_key_term(browser, term, chapter):
