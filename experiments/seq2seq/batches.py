@@ -27,3 +27,21 @@ def sequence_loss(logits: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), outputs.reshape(-1), ignore_index=0
     )
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    src: torch.Tensor,
+    tgt: torch.Tensor,
+    clip: float,
+) -> float:
+    """One teacher-forced update on a padded batch, the gradient norm clipped at ``clip``; the
+    loss before the update."""
+    tgt_in, tgt_out = teacher_forcing(tgt)
+    loss = sequence_loss(model(src, tgt_in), tgt_out)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return float(loss.detach())

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from course_checks import dates
-from experiments.seq2seq.batches import pad, sequence_loss, teacher_forcing
+from experiments.seq2seq.batches import pad, train_step
 from experiments.seq2seq.decoding import beam_search, greedy
 from experiments.seq2seq.models import Seq2Seq
 
@@ -83,13 +83,7 @@ def train_model(spec: Spec) -> tuple[Seq2Seq, list[float]]:
         pick = torch.from_numpy(rng.integers(0, src.shape[1], spec["batch"]))
         src, tgt = src[:, pick], tgt[:, pick]
         src = src[: int((src != 0).sum(0).max())]  # drop rows that are padding everywhere
-        tgt_in, tgt_out = teacher_forcing(tgt)
-        loss = sequence_loss(model(src, tgt_in), tgt_out)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), spec["clip"])
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(train_step(model, optimizer, src, tgt, spec["clip"]))
     return model.eval(), losses
 
 

@@ -77,12 +77,12 @@ def beam_search(
                 best[b] = (score, history[b, j, :-1].tolist())
         scores = top.masked_fill(finished, float("-inf"))
         y = token.view(-1)
-        # Stop when no live hypothesis can still win: its score only falls with more tokens
-        # (without normalisation), so the test is exact for alpha = 0 and a heuristic otherwise.
+        # Stop early only when every beam has just finished; otherwise run to max_len, since with
+        # length normalisation a longer hypothesis can still overtake a finished one.
         if bool(torch.isinf(scores).all()):
             break
-    for b in range(B):
-        if not best[b][1] and best[b][0] == float("-inf"):
+    for b in range(B):  # nothing finished within max_len: the best live hypothesis
+        if best[b][0] == float("-inf"):
             j = int(scores[b].argmax())
             best[b] = (float(scores[b, j]), history[b, j].tolist())
     return [ids for _, ids in best]

@@ -38,14 +38,15 @@ class MissingDictionary(RuntimeError):
     """The Ding dictionary is not installed."""
 
 
-def _lines() -> list[str]:
+@cache
+def _lines() -> tuple[str, ...]:
     if not DICTIONARY.exists():
         raise MissingDictionary(
             f"Chapter 6 reads Debian's trans-de-en dictionary at {DICTIONARY}: run "
             "`make dictionary` (as root: apt-get install trans-de-en)."
         )
     text = DICTIONARY.read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if " :: " in line and not line.startswith("#")]
+    return tuple(line for line in text.splitlines() if " :: " in line and not line.startswith("#"))
 
 
 def _clean(alternative: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from experiments.seq2seq import bleu, ding
-from experiments.seq2seq.batches import pad, sequence_loss, teacher_forcing
+from experiments.seq2seq.batches import pad, train_step
 from experiments.seq2seq.decoding import beam_search, greedy
 from experiments.seq2seq.models import Seq2Seq
 
@@ -104,13 +104,7 @@ def _train_model(spec: Spec) -> dict[str, Any]:
     for _ in range(spec["steps"]):
         pick = rng.integers(0, len(sources), spec["batch"])
         src, tgt = pad([sources[i] for i in pick]), pad([targets[i] for i in pick])
-        tgt_in, tgt_out = teacher_forcing(tgt)
-        loss = sequence_loss(model(src, tgt_in), tgt_out)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), spec["clip"])
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(train_step(model, optimizer, src, tgt, spec["clip"]))
     model.eval()
     src = pad([_ids(g, s_index) or [UNKNOWN] for g in test.german])
     found, _ = greedy(model, src, START, END, spec["max_len"])

@@ -86,7 +86,7 @@ def test_date_splits_are_disjoint_and_every_locale_trains() -> None:
 
 def _model(attention: bool, seed: int = 0, dtype=torch.float64) -> Seq2Seq:
     torch.manual_seed(seed)
-    return Seq2Seq(9, 7, 5, 6, attention=attention).to(dtype).eval()
+    return Seq2Seq(9, 7, 5, 6, attention=attention).to(dtype).eval().requires_grad_(False)
 
 
 def _sources(lengths: list[int], pad_to: int, seed: int = 1) -> torch.Tensor:
