@@ -505,7 +505,10 @@ def _digits_to_tell(a: np.ndarray, b: np.ndarray) -> int:
         return 4
     if not (math.isfinite(difference) and math.isfinite(scale)) or difference <= 0 or scale <= 0:
         return 4
-    return int(min(17, max(4, math.ceil(math.log10(scale / difference)) + 2)))
+    ratio = scale / difference
+    if not math.isfinite(ratio):  # a subnormal difference: the values agree to every digit shown
+        return 17
+    return int(min(17, max(4, math.ceil(math.log10(ratio)) + 2)))
 
 
 def _difference_line(got: np.ndarray, expected: np.ndarray) -> str:

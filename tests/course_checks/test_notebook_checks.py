@@ -31,6 +31,8 @@ NOTEBOOKS = [
     ("ex4_lstm", "lstm_torch"),
     ("ex5_language", "language_numpy"),
     ("ex5_language", "language_torch"),
+    ("ex6_seq2seq", "attention_numpy"),
+    ("ex6_seq2seq", "seq2seq_torch"),
 ]
 # Every assignment's references.py and wrong_answers.py (course_checks/<assignment>/).
 REFERENCE_MODULES = ("references", "wrong_answers")

@@ -42,6 +42,7 @@ from tests.course_checks.ex4_lstm.test_lstm import (
 )
 from tests.course_checks.ex4_lstm.test_lstm import make as make_lstm
 from tests.course_checks.ex5_language import test_language_torch as ex5
+from tests.course_checks.ex6_seq2seq.test_seq2seq_torch import REPLAY_CASES
 from tests.course_checks.test_course_checks import TinyRNN
 from tests.support.factory import student_solution
 from tests.support.replay_run import error_names, graded_cell, graded_with_replay
@@ -117,6 +118,8 @@ CHECKS: dict[str, tuple[Callable[..., Any], Any, tuple, dict]] = {
         {"bidirectional": True},
     ),
 }
+# Exercise 6's cases live beside its tests.
+CHECKS.update(REPLAY_CASES)
 
 
 def _recorded(monkeypatch, check: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple:
@@ -153,6 +156,7 @@ TESTED_ON_THEIR_OWN = {
     # of the notebook's training, shortened there)
     "language_torch.check_lm_trained",
     "language_torch.check_lm_training",
+    "seq2seq_torch.check_trained",  # tests/course_checks/ex6_seq2seq (a trained model, by name)
 }
 ARGUMENTS = {entry[0]: entry[1:] for entry in CHECKS.values()}
 

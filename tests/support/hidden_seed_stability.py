@@ -27,6 +27,11 @@ NOTEBOOKS = {
     "lstm_torch": ("ex4_lstm", ("run_comparison",)),
     "language_numpy": ("ex5_language", ()),
     "language_torch": ("ex5_language", ("train_lm", "test_lm_trained", "samples", "units")),
+    "attention_numpy": ("ex6_seq2seq", ()),
+    "seq2seq_torch": (
+        "ex6_seq2seq",
+        ("train", "loss_curve", "test_trained", "heatmap", "beam_comparison"),
+    ),
 }
 SECRETS = ("5eed" * 8, "c0ffee" * 5 + "00", "0123456789abcdef" * 2)
 
