@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv sandbox postgres browser dictionary experiments book test test-fast lint format release check clean lab
+.PHONY: all venv sandbox postgres browser dictionary signals experiments book test test-fast lint format release check clean lab
 
 all: book
 
@@ -57,10 +57,24 @@ dictionary:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq trans-de-en >/dev/null; } || \
 		{ echo "error: Chapter 6 needs Debian's trans-de-en (as root: apt-get install trans-de-en)"; exit 1; }
 
+## Chapter 7's tools and data: LilyPond (scores), FluidSynth and the TimGM6mb General MIDI sound font
+## (audio), from Debian's packages; the aeon wheel named in requirements-data.txt (hash-checked),
+## whose data files Chapter 7 reads without installing it. Speech comes from eSpeak NG in the pinned
+## espeakng-loader wheel (requirements.txt). Nothing of this is downloaded at build or test time.
+DATA_WHEELS := $(VENV)/share/gru-course/wheels
+signals: $(STAMP)
+	@{ command -v lilypond >/dev/null && command -v fluidsynth >/dev/null && \
+		test -f /usr/share/sounds/sf2/TimGM6mb.sf2; } || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lilypond fluidsynth timgm6mb-soundfont >/dev/null; } || \
+		{ echo "error: Chapter 7 needs Debian's lilypond, fluidsynth and timgm6mb-soundfont (as root: apt-get install lilypond fluidsynth timgm6mb-soundfont)"; exit 1; }
+	@test -f $(DATA_WHEELS)/aeon-1.6.0-py3-none-any.whl || \
+		$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+		-r requirements-data.txt -d $(DATA_WHEELS)
+
 ## Train every experiment the book reads (Chapters 4 to 6), with a progress bar; resumable, and cached
 ## in _build/.experiments per run and per version of the experiments' code. No training runs under a
 ## notebook cell's time limit: the chapters only read these results.
-experiments: $(STAMP) dictionary
+experiments: $(STAMP) dictionary signals
 	$(BIN)/python -m experiments
 
 ## Build the HTML book into _build/html, executing every chapter (cached in _build/.jupyter_cache).
@@ -70,7 +84,7 @@ book: experiments
 ## Set up, then run the whole test suite (real nbgrader, real kernels, real book build), on
 ## TEST_WORKERS pytest-xdist workers, one test module to a worker at a time (tests/conftest.py).
 TEST_WORKERS ?= 2
-test: $(STAMP) sandbox postgres browser dictionary
+test: $(STAMP) sandbox postgres browser dictionary signals
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## The quick part of the suite, for the edit-test loop.

@@ -39,6 +39,16 @@ from experiments.language import training as language_training
 from experiments.language import truncation as language_truncation
 from experiments.seq2seq import date_training, translation
 from experiments.seq2seq.ding import DICTIONARY
+from experiments.signals import anomaly as signal_anomaly
+from experiments.signals import chorales as signal_chorales
+from experiments.signals import (
+    forecast_baselines,
+    forecasting,
+    music_training,
+    speech,
+    speech_training,
+)
+from experiments.signals import series as signal_series
 from experiments.training import DEFAULTS, Spec, train
 
 PACKAGE = Path(__file__).resolve().parent
@@ -84,6 +94,18 @@ SEQ2SEQ_MODULES = ("seq2seq/models.py", "seq2seq/batches.py", "seq2seq/decoding.
 DATE_MODULES = (*SEQ2SEQ_MODULES, "seq2seq/date_training.py")
 TRANSLATION_MODULES = (*SEQ2SEQ_MODULES, "seq2seq/bleu.py", "seq2seq/ding.py",
                        "seq2seq/translation.py")  # fmt: skip
+# Chapter 7's: the speech data depend on the synthesiser's wheel (its version is in the data's
+# fingerprint, see signals/speech.py), the chorales on music21's corpus (its version file).
+SPEECH_DATA_MODULES = ("signals/arrays.py", "signals/espeak.py", "signals/features.py",
+                       "signals/speech.py")  # fmt: skip
+SPEECH_MODULES = (*SPEECH_DATA_MODULES, "signals/speech_models.py", "signals/speech_training.py",
+                  "signals/vowels.py")  # fmt: skip
+CHORALE_MODULES = ("signals/arrays.py", "signals/chorales.py")
+MUSIC_MODULES = (*CHORALE_MODULES, "signals/music_models.py", "signals/music_training.py")
+MUSIC21 = signal_chorales.music21_version_file()
+FORECAST_BASE_MODULES = ("signals/series.py", "signals/forecast_baselines.py")
+FORECAST_MODULES = (*FORECAST_BASE_MODULES, "signals/forecasting.py")
+ANOMALY_MODULES = ("signals/series.py", "signals/forecasting.py", "signals/anomaly.py")
 TRUNCATION_MODULES = (
     "language/models.py",
     "language/streams.py",
@@ -269,6 +291,56 @@ TRAINERS = {
         translation.cost,
         shared=(DICTIONARY,),
     ),
+    "speech data": Trainer(
+        speech.prepare, {}, SPEECH_DATA_MODULES, speech.describe_data, speech.data_cost
+    ),
+    "speech": Trainer(
+        speech_training.train,
+        speech_training.DEFAULTS,
+        SPEECH_MODULES,
+        speech_training.describe,
+        speech_training.cost,
+    ),
+    "chorales": Trainer(
+        signal_chorales.prepare,
+        {},
+        CHORALE_MODULES,
+        signal_chorales.describe_data,
+        signal_chorales.data_cost,
+        shared=(MUSIC21,),
+    ),
+    "music": Trainer(
+        music_training.train,
+        music_training.DEFAULTS,
+        MUSIC_MODULES,
+        music_training.describe,
+        music_training.cost,
+        shared=(MUSIC21,),
+    ),
+    "forecast baselines": Trainer(
+        forecast_baselines.train,
+        {},
+        FORECAST_BASE_MODULES,
+        forecast_baselines.describe,
+        forecast_baselines.cost,
+        shared=signal_series.data_files(),
+    ),
+    "forecast": Trainer(
+        forecasting.train,
+        forecasting.DEFAULTS,
+        FORECAST_MODULES,
+        forecasting.describe,
+        forecasting.cost,
+        shared=signal_series.data_files(),
+    ),
+    "anomaly": Trainer(
+        signal_anomaly.train,
+        signal_anomaly.DEFAULTS,
+        ANOMALY_MODULES,
+        signal_anomaly.describe,
+        signal_anomaly.cost,
+        shared=signal_series.data_files(aeon=True),
+    ),
 }
 
 
@@ -388,6 +460,7 @@ PROTOCOLS = {
     "gru_vs_lstm": "experiments.suite",
     "language": "experiments.language.protocol",
     "seq2seq": "experiments.seq2seq.protocol",
+    "signals": "experiments.signals.protocol",
 }
 
 

@@ -37,7 +37,7 @@ def build_book(env: dict[str, str] | None = None) -> subprocess.CompletedProcess
         env=env or grader_env(),
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=3600,  # a hang guard, not a budget: the cold build takes 25-35 min on 2 busy cores
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done

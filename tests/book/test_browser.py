@@ -98,6 +98,38 @@ def test_every_image_loads_and_has_alt_text(reports, page):
         assert len(alt) >= 10, f"{page}: image without a real alt text: {image['src']}"
 
 
+def unplayable(player: dict) -> str | None:
+    """Why an <audio> player the browser inspected cannot be heard, or None if it can: its sound
+    must be in the page (a data URI: nothing to fetch offline), decode to at least 0.3 s, and not be
+    silent."""
+    if not player["src"].startswith("data:audio/"):
+        return f"its sound is not embedded in the page: {player['src']}"
+    if player["metadata"] != "loaded":
+        return f"the player could not load it ({player['metadata']})"
+    if not player["decoded"]:
+        return f"it does not decode: {player.get('error')}"
+    if player["decoded"]["seconds"] < 0.3 or player["decoded"]["peak"] < 0.01:
+        return f"it is silent or empty: {player['decoded']}"
+    return None
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_audio_player_plays_offline(reports, page):
+    for player in reports(page).audio:
+        why = unplayable(player)
+        assert why is None, f"{page}: an audio player cannot be heard: {why}"
+        assert player["controls"], f"{page}: an audio player without controls"
+
+
+def test_chapter_7_lets_the_reader_hear_speech_and_music(reports):
+    """Synthesised digits (training and unseen voices), a digit string, and the sampled chorale
+    with its real continuation: at least five players, every one decodable offline."""
+    players = reports("book/07_signals.html").audio
+    assert len(players) >= 5, players
+    assert {p["src"].split(";")[0] for p in players} >= {"data:audio/wav", "data:audio/ogg"}
+    assert [unplayable(p) for p in players] == [None] * len(players)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_internal_link_and_anchor_resolves(browser, reports, page):
     anchors: dict[Path, set[str]] = {}
@@ -173,6 +205,7 @@ def test_exercise_downloads_are_valid_notebooks(browser, reports):
         ("forget-gate bias", "book/04_gru_vs_lstm.html"),
         ("perplexity", "book/05_gru_language.html"),
         ("beam search", "book/06_encoder_decoder.html"),
+        ("chorales", "book/07_signals.html"),
     ],
 )
 def test_search_finds_the_chapter_by_a_key_term(browser, term, chapter):
@@ -181,15 +214,18 @@ def test_search_finds_the_chapter_by_a_key_term(browser, term, chapter):
 
 
 def test_the_probes_catch_a_broken_page(browser):
-    """The checks above can fail: a page with a CDN script, raw TeX, a broken image without alt text
-    and a console error is caught on every count."""
+    """The checks above can fail: a page with a CDN script, raw TeX, a broken image without alt
+    text, a console error, an audio player whose sound is truncated and one whose sound is not
+    embedded is caught on every count."""
     probe = ARTIFACTS / "probe" / "broken.html"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text(
         "<!DOCTYPE html><html lang='en'><head><title>broken</title>"
         "<script src='https://cdn.example.org/render.js'></script></head>"
         "<body><main><p>The update is \\begin{equation} z_t \\end{equation}</p>"
-        "<img src='missing.png'><script>console.error('boom')</script></main></body></html>"
+        "<img src='missing.png'><script>console.error('boom')</script>"
+        "<audio controls><source src='data:audio/wav;base64,UklGRiQAAABXQVZF' type='audio/wav'>"
+        "</audio><audio controls src='clip.ogg'></audio></main></body></html>"
     )
     report = browser.visit(browser.server.base + "browser/probe/broken.html", screenshot=False)
     assert report.external_requests == ["https://cdn.example.org/render.js"]
@@ -197,3 +233,6 @@ def test_the_probes_catch_a_broken_page(browser):
     assert any("boom" in error for error in report.console_errors)
     assert report.raw_tex and not report.images[0]["loaded"] and not report.images[0]["alt"]
     assert {"image-alt"} <= {v["id"] for v in report.axe_violations if v["impact"] in BLOCKING}
+    truncated, remote = report.audio
+    assert "does not decode" in unplayable(truncated) or "could not load" in unplayable(truncated)
+    assert "not embedded" in unplayable(remote)

@@ -73,6 +73,7 @@ class PageReport:
     math_errors: list[str] = field(default_factory=list)
     raw_tex: list[str] = field(default_factory=list)
     images: list[dict] = field(default_factory=list)
+    audio: list[dict] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     prev_href: str | None = None
     next_href: str | None = None
@@ -122,6 +123,35 @@ return {
   notebooks: [...document.querySelectorAll('.dropdown-download-buttons a[href$=".ipynb"]')]
     .map((a) => a.href),
 };
+"""
+
+# Every <audio> player: its metadata loaded by the element, and its bytes decoded by Web Audio,
+# so a player that shows its controls but holds nothing playable is caught (``decoded`` null).
+_AUDIO = """
+const done = arguments[arguments.length - 1];
+const players = [...document.querySelectorAll('audio')];
+Promise.all(players.map(async (player) => {
+  const source = player.querySelector('source');
+  const src = player.currentSrc || player.src || (source ? source.src : '');
+  const metadata = await new Promise((resolve) => {
+    if (player.readyState >= 1) { resolve('loaded'); return; }
+    player.addEventListener('loadedmetadata', () => resolve('loaded'), {once: true});
+    player.addEventListener('error', () => resolve('error'), {once: true});
+    (source || player).addEventListener('error', () => resolve('error'), {once: true});
+    setTimeout(() => resolve('timeout'), 10000);
+    player.load();
+  });
+  let decoded = null, error = null;
+  try {
+    const bytes = await (await fetch(src)).arrayBuffer();
+    const sound = await new OfflineAudioContext(1, 1, 44100).decodeAudioData(bytes);
+    let peak = 0;
+    for (const value of sound.getChannelData(0)) peak = Math.max(peak, Math.abs(value));
+    decoded = {seconds: sound.duration, channels: sound.numberOfChannels, peak: peak};
+  } catch (e) { error = String(e); }
+  return {src: src.slice(0, 32), type: source ? source.type : '', controls: player.controls,
+          metadata: metadata, duration: player.duration, decoded: decoded, error: error};
+})).then(done, (e) => done([{src: '', metadata: 'script failed: ' + e, decoded: null}]));
 """
 
 _AXE_RUN = """
@@ -216,6 +246,7 @@ class Browser:
         report.links = seen["links"]
         report.prev_href, report.next_href = seen["prev"], seen["next"]
         report.notebook_downloads = seen["notebooks"]
+        report.audio = self.driver.execute_async_script(_AUDIO)
         if screenshot:
             report.screenshot = str(self._screenshot(page))
         if audit:
