@@ -33,6 +33,7 @@ import torch
 from tqdm import tqdm
 
 from course_checks import adding, dates
+from experiments.cache import cache_dir
 from experiments.language import baselines as language_baselines
 from experiments.language import classification as language_classification
 from experiments.language import training as language_training
@@ -52,7 +53,6 @@ from experiments.signals import series as signal_series
 from experiments.training import DEFAULTS, Spec, train
 
 PACKAGE = Path(__file__).resolve().parent
-DEFAULT_CACHE = PACKAGE.parent / "_build" / ".experiments"
 
 
 # The modules a result depends on; the runner, the protocol and the tables only choose, schedule
@@ -165,10 +165,6 @@ def cache_key(spec: Spec) -> str:
     full = {k: v for k, v in {**TRAINERS[kind].defaults, **spec}.items() if k not in LABELS}
     digest = hashlib.sha256((code_fingerprint(kind) + json.dumps(full, sort_keys=True)).encode())
     return digest.hexdigest()[:32]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GRU_EXPERIMENT_CACHE", DEFAULT_CACHE))
 
 
 def _train_one_thread(spec: Spec) -> dict[str, Any]:

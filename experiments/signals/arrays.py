@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.cache import cache_dir
+
 Arrays = dict[str, np.ndarray]
 
 
@@ -38,8 +40,6 @@ def source_of(*modules: object) -> list[bytes]:
 
 def data_dir() -> Path:
     """Where prepared data live: ``data/`` inside the experiments' result cache."""
-    from experiments.runner import cache_dir  # the runner imports this package's trainers
-
     return cache_dir() / "data"
 
 

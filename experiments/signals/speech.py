@@ -11,6 +11,8 @@ Synthesis takes tens of seconds, so the features are cached (:mod:`.arrays`).
 
 from __future__ import annotations
 
+import resource
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,9 +151,11 @@ PLANS = {"digits": DIGIT_PLAN, "strings": STRING_PLAN}
 
 
 def prepare(spec: dict) -> dict:
-    """The data stage's run: synthesise (or read) a data set, and summarise it."""
+    """The data stage's run: synthesise (or read) a data set, and summarise it, with its time
+    (the synthesis runs in child processes, whose CPU time is counted too)."""
+    started, cpu = time.perf_counter(), _cpu_seconds()
     splits = load(PLANS[spec["plan"]])
-    return {
+    summary: dict = {
         split: {
             "utterances": len(data),
             "voices": len(set(data.voices)),
@@ -160,6 +164,14 @@ def prepare(spec: dict) -> dict:
         }
         for split, data in splits.items()
     }
+    return {**summary, "seconds": time.perf_counter() - started,
+            "cpu_seconds": _cpu_seconds() - cpu}  # fmt: skip
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time and that of its finished children (the synthesiser's)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def describe_data(spec: dict) -> str:

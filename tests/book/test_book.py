@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -75,8 +76,11 @@ def test_chapter_has_computed_figures_math_and_citations(built, chapter):
     for tag in images:
         src = re.search(r'src="([^"]+)"', tag).group(1)
         assert not src.startswith("http"), f"remote image {src}"
-        image = (page.parent / src).resolve()
-        assert image.is_file() and image.stat().st_size > 5000, src
+        if src.startswith("data:image/png;base64,"):  # embedded with its audio (Chapter 7's scores)
+            assert len(base64.b64decode(src.split(",", 1)[1])) > 5000, src[:80]
+        else:
+            image = (page.parent / src).resolve()
+            assert image.is_file() and image.stat().st_size > 5000, src
         assert re.search(r'alt="[^"]{10,}"', tag), f"image without alt text: {tag[:120]}"
     assert 'class="math' in text, "no typeset math"
     assert "bibliography.html#" in text, "no resolved citation"
@@ -176,6 +180,42 @@ def test_chapter_6_states_the_measurements_of_its_protocol(built):
     for words in ("Bahdanau", "teacher forcing", "length normalisation", "trans-de-en", "CLDR"):
         assert words in text, words
     assert re.search(r"attention (wins|does not win) at every number of dates", text)
+
+
+def test_chapter_7_states_the_measurements_of_its_protocol(built):
+    """The signals chapter reads every run of its own protocol and prints what they measured: digit
+    accuracy on unseen voices per seed against both baselines, CTC's digit error rate, the real
+    speakers' accuracy, the chorale NLLs of every model beside Chung et al.'s row, the chosen
+    forecasting baselines, the anomaly scores' average precision; its sound and scores are in the
+    page itself."""
+    from experiments import runner
+    from experiments.signals import protocol
+    from experiments.signals.music_models import CHUNG_JSB
+
+    results = runner.load_protocol("signals")
+    text = (HTML / "book" / "07_signals.html").read_text()
+    for group in ("digits", "vowels"):
+        runs = protocol.of_group(results, group)
+        assert len(runs) == len(protocol.SPEECH_SEEDS) + 2, group
+        for run in runs:
+            assert f"{run['test_accuracy']:.1%}" in text, (group, run["spec"])
+    (ctc,) = protocol.of_group(results, "strings")
+    assert f"{ctc['test_der']:.1%}" in text and f"{ctc['test_string_accuracy']:.1%}" in text
+    music = protocol.of_group(results, "music")
+    for model in ("rnn", "gru", "lstm", "frequencies", "logistic"):
+        nlls = [r["test_nll"] for r in music if r["spec"]["model"] == model]
+        assert f"{sum(nlls) / len(nlls):.2f}" in text, (model, nlls)
+    for train_nll, test_nll in CHUNG_JSB.values():
+        assert f"{train_nll:.2f}" in text and f"{test_nll:.2f}" in text
+    for run in protocol.of_group(results, "forecast baselines"):
+        for method in ("AutoReg", "ETS"):
+            assert run["methods"][method]["chosen"] in text, (run["series"], method)
+    for words in ("eSpeak NG", "torch.stft", "CTCLoss", "Riemenschneider", "MASE", "Nile",
+                  "pinball", "average precision", "unseen"):  # fmt: skip
+        assert words in text, words
+    assert re.search(r"(beats both baselines|does not beat the better baseline)", text)
+    assert text.count("data:audio/wav;base64,") >= 4, "the speech players are not in the page"
+    assert text.count("data:audio/ogg;base64,") >= 2, "the chorales' audio is not in the page"
 
 
 def test_chapter_4_is_re_executed_when_the_experiments_package_changes(built):

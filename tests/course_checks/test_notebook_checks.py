@@ -33,6 +33,7 @@ NOTEBOOKS = [
     ("ex5_language", "language_torch"),
     ("ex6_seq2seq", "attention_numpy"),
     ("ex6_seq2seq", "seq2seq_torch"),
+    ("ex7_signals", "logmel_numpy"),
 ]
 # Every assignment's references.py and wrong_answers.py (course_checks/<assignment>/).
 REFERENCE_MODULES = ("references", "wrong_answers")

@@ -35,6 +35,7 @@ FIRST_ANSWER = {
     "ex5_language/language_torch": "batchify",
     "ex6_seq2seq/attention_numpy": "attention_scores",
     "ex6_seq2seq/seq2seq_torch": "encoder",
+    "ex7_signals/logmel_numpy": "frames",
 }
 RNN_NUMPY, RNN_TORCH = "ex1_rnn/rnn_numpy", "ex1_rnn/rnn_torch"
 GRU_NUMPY, GRU_TORCH = "ex2_gru_numpy/gru_numpy", "ex3_gru_torch/gru_torch"

@@ -32,6 +32,7 @@ NOTEBOOKS = {
         "ex6_seq2seq",
         ("train", "loss_curve", "test_trained", "heatmap", "beam_comparison"),
     ),
+    "logmel_numpy": ("ex7_signals", ()),
 }
 SECRETS = ("5eed" * 8, "c0ffee" * 5 + "00", "0123456789abcdef" * 2)
 
