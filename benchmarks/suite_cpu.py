@@ -5,9 +5,9 @@ Run: ``.venv/bin/python benchmarks/suite_cpu.py [--every 1.0] [--out FILE] -- CO
 
 Runs COMMAND and, every ``--every`` seconds, reads ``/proc``: each process's CPU time (user +
 system), its parent and its command line. Each interval's CPU is charged to the kind of work the
-process does (:data:`KINDS`), found from its own command line or the nearest ancestor's that
-names one (a kernel in the grader's sandbox is the grader's; a training worker is the training
-step's), and to the pytest-xdist worker (``gw0``, ``gw1``) it descends from. Prints, at the end,
+process does (:data:`KINDS`), the outermost that its command line or an ancestor's names (a
+kernel in the grader's sandbox is the grader's; a chapter's kernel is Jupyter Book's; a training
+worker is the training step's), and to the pytest-xdist worker it descends from. Prints, at the end,
 core-minutes per kind and per worker, the wall time, and the share of the cores that was busy
 (from ``/proc/stat``); CPU of processes that lived less than one interval is counted in the busy
 share but not by kind ("not attributed"). ``--out`` also writes the per-minute table as CSV.
@@ -32,8 +32,8 @@ KINDS = [
     ("grader batch", "-m grader"),
     ("browser", "chrom"),
     ("database", "postgres"),
-    ("nbgrader (direct)", "nbgrader"),
-    ("kernel (direct)", "ipykernel"),
+    ("nbgrader run by a test", "nbgrader"),
+    ("kernel run by a test", "ipykernel"),
     ("pytest worker (tests in process)", "exec(eval(sys.stdin.readline()))"),  # execnet's start
     ("pytest", "pytest"),
 ]
@@ -64,22 +64,25 @@ def _busy() -> tuple[float, float]:
 
 
 def _charge(pid: int, table: dict[int, tuple[int, float, str]], root: int) -> tuple[str, str]:
-    """(kind, xdist worker) of a process, from it and its ancestors; the worker is named by the
-    pid of the controller's child it descends from ("" outside pytest's workers), and the kind
-    is "outside the command" for a process that does not descend from ``root``."""
-    kind, worker, current, below = "", "", pid, None
+    """(kind, xdist worker) of a process. The kind is the outermost that it or an ancestor names
+    below pytest (a kernel that Jupyter Book or the grader started is theirs; a process of a
+    test's own is the test's), "outside the command" for a process that does not descend from
+    ``root``; the worker is named by the pid of the controller's child it descends from."""
+    kind, own, worker, current, below = "", "", "", pid, None
     for _ in range(64):
         if current not in table:
             break
         parent, _, command = table[current]
-        if not kind:
-            kind = next((name for name, mark in KINDS if mark in command), "")
+        found = next((name for name, mark in KINDS if mark in command), "")
+        if found and not found.startswith("pytest"):
+            kind = found  # keeps the outermost
+        own = own or found
         if "pytest" in command and " -n" in command and below is not None and not worker:
             worker = f"worker {below}"
         if current == root:
-            return kind or "other", worker or "-"
+            return kind or own or "other", worker or "-"
         below, current = current, parent
-    return (f"outside the command: {kind}" if kind else "outside the command"), "-"
+    return (f"outside the command: {own}" if own else "outside the command"), "-"
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ import torch
 from tqdm import tqdm
 
 from course_checks import adding, dates
+from course_checks import speech as shared_speech
 from experiments.cache import cache_dir
 from experiments.language import baselines as language_baselines
 from experiments.language import classification as language_classification
@@ -100,6 +101,8 @@ SPEECH_DATA_MODULES = ("signals/arrays.py", "signals/espeak.py", "signals/featur
                        "signals/speech.py")  # fmt: skip
 SPEECH_MODULES = (*SPEECH_DATA_MODULES, "signals/speech_models.py", "signals/speech_training.py",
                   "signals/vowels.py")  # fmt: skip
+# The synthesis, the log-mel and the voice plan themselves, shared with Exercise 7.
+SPEECH_SOURCE = Path(shared_speech.__file__).resolve()
 CHORALE_MODULES = ("signals/arrays.py", "signals/chorales.py")
 MUSIC_MODULES = (*CHORALE_MODULES, "signals/music_models.py", "signals/music_training.py")
 MUSIC21 = signal_chorales.music21_version_file()
@@ -288,7 +291,12 @@ TRAINERS = {
         shared=(DICTIONARY,),
     ),
     "speech data": Trainer(
-        speech.prepare, {}, SPEECH_DATA_MODULES, speech.describe_data, speech.data_cost
+        speech.prepare,
+        {},
+        SPEECH_DATA_MODULES,
+        speech.describe_data,
+        speech.data_cost,
+        shared=(SPEECH_SOURCE,),
     ),
     "speech": Trainer(
         speech_training.train,
@@ -296,6 +304,7 @@ TRAINERS = {
         SPEECH_MODULES,
         speech_training.describe,
         speech_training.cost,
+        shared=(SPEECH_SOURCE,),
     ),
     "chorales": Trainer(
         signal_chorales.prepare,

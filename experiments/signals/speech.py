@@ -1,5 +1,7 @@
 """Chapter 7's spoken digits: isolated digits and digit strings synthesised by eSpeak NG
-(:mod:`.espeak`) in many voices, with added noise, as log-mel features (:mod:`.features`).
+(:mod:`.espeak`) in many voices, with added noise, as log-mel features (:mod:`.features`). The
+voices, the splits and the utterances of each (the plan) are :mod:`course_checks.speech`'s (which
+Exercise 7b will share); this module builds and caches the chapter's data sets from them.
 
 A *voice* is an English accent of eSpeak NG (a language file) with a voice variant (a speaker's
 settings: pitch, formants, breathiness). Training, validation and test use disjoint variants, and
@@ -18,81 +20,47 @@ from pathlib import Path
 
 import numpy as np
 
+from course_checks import speech as shared
+from course_checks.speech import (
+    DIGIT_PLAN,
+    DIGITS,
+    LEAD_SECONDS,
+    PITCH,
+    SNR_DB,
+    SPEED,
+    SPLIT_SEEDS,
+    STRING_PLAN,
+    TEST_ACCENTS,
+    TRAIN_ACCENTS,
+    VARIANTS,
+    Plan,
+    add_noise,
+    utterances,
+    voices,
+)
 from experiments.signals import arrays, espeak, features
 
-DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-# The accents of the wheel's English: training and validation hear five, the test three others.
-TRAIN_ACCENTS = ("en", "en-us", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
-TEST_ACCENTS = ("en-gb-scotland", "en-029", "en-us-nyc")
-# Variants that sound like people (eSpeak NG also has robots, whispers and croaks), split 3 ways.
-VARIANTS = {
-    "train": ("m1", "m2", "m3", "m4", "f1", "f2", "f3", "adam", "alex", "andy", "annie", "aunty",
-              "benjamin", "david", "edward", "linda"),
-    "validation": ("m5", "f4", "john", "max"),
-    "test": ("m6", "m7", "f5", "michael", "steph", "travis"),
-}  # fmt: skip
-SPEED = (120, 220)  # words per minute, drawn uniformly
-PITCH = (25, 75)
-SNR_DB = (10.0, 30.0)
-LEAD_SECONDS = (0.0, 0.15)  # noise before the speech starts
-SPLIT_SEEDS = {"train": 1, "validation": 2, "test": 3}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How many utterances a data set has: renditions of each item per voice of each split, and for
-    digit strings, how many strings per voice and their lengths."""
-
-    renditions: dict[str, int]
-    strings: bool = False
-    min_digits: int = 2
-    max_digits: int = 5
-
-
-DIGIT_PLAN = Plan(renditions={"train": 2, "validation": 1, "test": 2})
-STRING_PLAN = Plan(renditions={"train": 12, "validation": 8, "test": 12}, strings=True)
-
-
-def voices(split: str) -> list[str]:
-    """The split's voices, ``accent+variant``."""
-    accents = TEST_ACCENTS if split == "test" else TRAIN_ACCENTS
-    return [f"{accent}+{variant}" for variant in VARIANTS[split] for accent in accents]
-
-
-def utterances(split: str, plan: Plan) -> tuple[list[espeak.Utterance], list[list[int]], list[str]]:
-    """The split's utterances in a fixed order, the digits each says, and its voice."""
-    rng = np.random.default_rng([SPLIT_SEEDS[split], 7 if plan.strings else 5])
-    said, labels, who = [], [], []
-    for voice in voices(split):
-        for _ in range(plan.renditions[split]):
-            items = (
-                [list(rng.integers(0, 10, rng.integers(plan.min_digits, plan.max_digits + 1)))]
-                if plan.strings
-                else [[d] for d in range(10)]
-            )
-            for digits in items:
-                said.append(
-                    espeak.Utterance(
-                        " ".join(DIGITS[d] for d in digits),
-                        voice,
-                        speed=int(rng.integers(SPEED[0], SPEED[1] + 1)),
-                        pitch=int(rng.integers(PITCH[0], PITCH[1] + 1)),
-                        seed=int(rng.integers(2**31)),
-                    )
-                )
-                labels.append([int(d) for d in digits])
-                who.append(voice)
-    return said, labels, who
-
-
-def add_noise(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The waveform in [−1, 1] after a random lead of noise, with white noise at a random SNR."""
-    clean = samples.astype(np.float64) / 32768.0
-    lead = int(rng.uniform(*LEAD_SECONDS) * espeak.SAMPLE_RATE)
-    clean = np.concatenate([np.zeros(lead), clean])
-    power = np.mean(clean**2) if clean.any() else 1e-8
-    snr = rng.uniform(*SNR_DB)
-    return clean + rng.normal(0.0, np.sqrt(power / 10 ** (snr / 10)), len(clean))
+__all__ = [
+    "DIGITS",
+    "DIGIT_PLAN",
+    "LEAD_SECONDS",
+    "PITCH",
+    "PLANS",
+    "SNR_DB",
+    "SPEED",
+    "SPLIT_SEEDS",
+    "STRING_PLAN",
+    "TEST_ACCENTS",
+    "TRAIN_ACCENTS",
+    "VARIANTS",
+    "Plan",
+    "Split",
+    "add_noise",
+    "load",
+    "prepare",
+    "utterances",
+    "voices",
+]
 
 
 def _build(plan: Plan) -> arrays.Arrays:
@@ -127,7 +95,7 @@ class Split:
 def load(plan: Plan = DIGIT_PLAN) -> dict[str, Split]:
     """The data set of ``plan`` (from the cache, or synthesised), by split."""
     parts = [
-        *arrays.source_of(espeak, features),
+        *arrays.source_of(shared, espeak, features),
         Path(__file__).read_bytes(),
         espeak.version(),
         np.__version__,
