@@ -56,11 +56,10 @@ def _processes() -> dict[int, tuple[int, float, str]]:
     return found
 
 
-def _busy() -> tuple[float, float]:
-    """Busy and total core-seconds since boot, from /proc/stat."""
+def _busy() -> float:
+    """Busy core-seconds since boot (all but idle and I/O wait), from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / TICK, sum(values) / TICK
+    return (sum(values) - values[3] - values[4]) / TICK
 
 
 def _charge(pid: int, table: dict[int, tuple[int, float, str]], root: int) -> tuple[str, str]:
@@ -93,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     last = {pid: cpu for pid, (_, cpu, _) in _processes().items()}  # what ran before is not ours
-    started, (busy0, _) = time.monotonic(), _busy()
+    started, busy0 = time.monotonic(), _busy()
     child = subprocess.Popen(command)
     by_kind: dict[tuple[str, str], float] = defaultdict(float)
     minutes: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -110,8 +109,7 @@ def main() -> None:
                 minutes[minute][kind] += delta
         last = {pid: cpu for pid, cpu in last.items() if pid in table}
     wall = time.monotonic() - started
-    busy1, _ = _busy()
-    busy, cores = busy1 - busy0, os.cpu_count() or 1
+    busy, cores = _busy() - busy0, os.cpu_count() or 1
     attributed = sum(by_kind.values())
     print(f"\nexit status {child.returncode}; wall {wall / 60:.1f} min on {cores} cores")
     share = busy / (wall * cores)

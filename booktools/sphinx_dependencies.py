@@ -31,21 +31,18 @@ def page_modules(source: str) -> set[Path]:
     they import in turn and the protocol modules its ``load_protocol(...)`` calls load by name.
     A cell that does not parse (an IPython magic) makes the page follow all of them."""
     names: set[str] = set()
+    protocols, default = _protocols()
     for cell in _CODE_CELL.findall(source):
         code = "\n".join(line for line in _body(cell) if not line.lstrip().startswith(("%", "!")))
         try:
             names |= _imports(ast.parse(code), package="")
         except SyntaxError:
             return {path for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
-        protocols, default = _protocols()
         for match in _LOAD_PROTOCOL.finditer(code):
             name = match.group(1) or default
             if name in protocols:
                 names.add(protocols[name])
-    files: set[Path] = set()
-    for name in names:
-        files |= _closure(name)
-    return files
+    return _closure(names)
 
 
 def _body(cell: str) -> list[str]:
@@ -86,23 +83,22 @@ def _file(name: str) -> Path | None:
     return None
 
 
-def _closure(name: str) -> frozenset[Path]:
-    """``name``'s file, its parent packages' ``__init__.py`` (importing it runs them) and,
-    recursively, every course module it imports (read afresh on every call, not cached: a
-    long-lived Sphinx process must see an edited import)."""
-    seen: set[str] = set()
-    todo = [name]
+def _closure(names: set[str]) -> set[Path]:
+    """The files of ``names``, of their parent packages' ``__init__.py`` (importing a module runs
+    them) and, recursively, of every course module they import: one walk of the import graph,
+    read afresh on every call (a long-lived Sphinx process must see an edited import)."""
+    seen: dict[str, Path] = {}
+    todo = list(names)
     while todo:
-        current = todo.pop()
-        parts = current.split(".")
+        parts = todo.pop().split(".")
         for prefix in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
-            if prefix in seen or not _file(prefix):
+            path = None if prefix in seen else _file(prefix)
+            if path is None:
                 continue
-            seen.add(prefix)
-            path = _file(prefix)
+            seen[prefix] = path
             package = prefix if path.name == "__init__.py" else prefix.rpartition(".")[0]
             todo += _imports(ast.parse(path.read_text()), package)
-    return frozenset(_file(module) for module in seen)
+    return set(seen.values())
 
 
 def _protocols() -> tuple[dict[str, str], str]:

@@ -1,5 +1,5 @@
 """What Exercise 7's NumPy notebook (``ex7_signals/logmel_numpy``) must compute: the log-mel
-spectrogram of Chapter 7 (``experiments/signals/features.py``), computed with PyTorch.
+spectrogram of Chapter 7 (``course_checks/speech.py``), computed with PyTorch.
 
 Row vectors, as NOTATION.md fixes them: a signal ``samples (N,)`` is cut into ``frames
 (n_frames, n_fft)``, ``n_frames = 1 + (N − n_fft) // hop`` (the last incomplete frame dropped; a
@@ -27,6 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
+# Chapter 7's settings, from its one implementation: 23 ms frames every 10 ms at 22,050 Hz,
+# 40 bands up to 8 kHz, and the floor under the log (the references below are built apart).
+from course_checks.speech import F_MAX, FLOOR, HOP, N_FFT, N_MELS, SAMPLE_RATE
+
 __all__ = [
     "FLOOR",
     "F_MAX",
@@ -49,15 +53,6 @@ __all__ = [
 ]
 
 Array = np.ndarray
-
-# Chapter 7's settings (experiments/signals/features.py): 23 ms frames every 10 ms at 22,050 Hz,
-# 40 bands up to 8 kHz, and the floor under the log.
-SAMPLE_RATE = 22050
-N_FFT = 512
-HOP = 220
-N_MELS = 40
-F_MAX = 8000.0
-FLOOR = 1e-10
 
 
 def _t(array: Any) -> torch.Tensor:
